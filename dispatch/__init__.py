@@ -1,0 +1,1 @@
+"""Dispatch domain: persistence and the service-request lifecycle."""

@@ -1,0 +1,59 @@
+"""Fixed vocabularies of the dispatch domain, stored by value."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    DISPATCHER = "dispatcher"
+    TECHNICIAN = "technician"
+    WAREHOUSE = "warehouse"
+    REQUESTER = "requester"
+    ADMIN = "admin"
+
+
+class Channel(StrEnum):
+    """How a service request reached us."""
+
+    WEB = "web"
+    EMAIL = "email"
+    PHONE = "phone"
+    API = "api"
+    MOBILE = "mobile"
+
+
+class Level(StrEnum):
+    """Impact and urgency levels of a request (ITIL style)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Priority(StrEnum):
+    EMERGENCY = "emergency"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class JobStatus(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SCHEDULED = "scheduled"
+    DISPATCHED = "dispatched"
+    EN_ROUTE = "en_route"
+    ON_SITE = "on_site"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANNOT_COMPLETE = "cannot_complete"
+    CANCELLED = "cancelled"
+    ON_HOLD = "on_hold"
+
+
+class HoldReason(StrEnum):
+    AWAITING_PARTS = "awaiting_parts"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_CUSTOMER = "awaiting_customer"

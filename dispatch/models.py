@@ -1,0 +1,371 @@
+"""Persistent model of the dispatch domain (SQLAlchemy 2.x typed declarative).
+
+Instants are aware UTC datetimes (``UTCDateTime``); clock times of a working day
+(shifts, breaks) are naive ``time`` values in the service day's time zone.
+Parts are referred to by SKU and stock by the inventory package's own tables:
+no relationship crosses from dispatch into inventory.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.db import Base, BigIntPK, str_enum, utcnow
+from dispatch.enums import Channel, HoldReason, JobStatus, Level, Priority, Role
+
+
+class User(Base):
+    """Someone who signs in: dispatcher, technician, warehouse clerk, requester or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def has_role(self, role: Role) -> bool:
+        return any(r.role == role for r in self.roles)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(str_enum(Role), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sites: Mapped[list[Site]] = relationship(back_populates="customer")
+
+
+class Site(Base):
+    """A place where work is done; the coordinates the planner routes to."""
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude_range"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    access_notes: Mapped[str] = mapped_column(Text, default="")
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+
+    customer: Mapped[Customer | None] = relationship(back_populates="sites")
+
+
+class CatalogItem(Base):
+    """A kind of service we offer, with the defaults triage applies to a request."""
+
+    __tablename__ = "catalog_items"
+    __table_args__ = (CheckConstraint("default_duration_min > 0", name="positive_duration"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(80))
+    default_duration_min: Mapped[int]
+    required_skills: Mapped[list[str]] = mapped_column(default=list)
+    typical_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # SKU -> quantity
+    requires_approval: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    sla_targets: Mapped[list[SlaTarget]] = relationship(
+        back_populates="catalog_item", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def sla_for(self, priority: Priority) -> SlaTarget | None:
+        return next((t for t in self.sla_targets if t.priority == priority), None)
+
+
+class SlaTarget(Base):
+    """Response and resolution targets of one catalog item at one priority."""
+
+    __tablename__ = "sla_targets"
+    __table_args__ = (
+        CheckConstraint("response_minutes > 0", name="positive_response"),
+        CheckConstraint("resolution_minutes >= response_minutes", name="resolution_after_response"),
+    )
+
+    catalog_item_id: Mapped[int] = mapped_column(
+        ForeignKey("catalog_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority), primary_key=True)
+    response_minutes: Mapped[int]
+    resolution_minutes: Mapped[int]
+
+    catalog_item: Mapped[CatalogItem] = relationship(back_populates="sla_targets")
+
+
+class ServiceRequest(Base):
+    """What a customer or colleague asked for, as received and triaged."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    requester_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requester_name: Mapped[str] = mapped_column(String(200))
+    requester_email: Mapped[str | None] = mapped_column(String(254))
+    requester_phone: Mapped[str | None] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    catalog_item_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_items.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Impact and urgency are unset when a priority was given directly (scenario import,
+    # dispatcher override).
+    impact: Mapped[Level | None] = mapped_column(str_enum(Level, "impact"))
+    urgency: Mapped[Level | None] = mapped_column(str_enum(Level, "urgency"))
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    sla_response_due: Mapped[datetime | None]
+    sla_resolution_due: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    site: Mapped[Site] = relationship()
+    catalog_item: Mapped[CatalogItem | None] = relationship()
+    jobs: Mapped[list[Job]] = relationship(back_populates="request", order_by="Job.id")
+
+
+class Technician(Base):
+    """A person in the field: skills, where the day starts and ends, break rule."""
+
+    __tablename__ = "technicians"
+    __table_args__ = (
+        CheckConstraint("break_minutes IS NULL OR break_minutes > 0", name="positive_break"),
+        CheckConstraint(
+            "(break_earliest IS NULL) = (break_latest IS NULL)"
+            " AND (break_earliest IS NULL) = (break_minutes IS NULL)",
+            name="break_rule_complete",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    skills: Mapped[list[str]] = mapped_column(default=list)
+    home_latitude: Mapped[float]
+    home_longitude: Mapped[float]
+    # Where the working day ends when that is not home (a second depot, say).
+    end_latitude: Mapped[float | None]
+    end_longitude: Mapped[float | None]
+    break_earliest: Mapped[time | None]
+    break_latest: Mapped[time | None]
+    break_minutes: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    working_hours: Mapped[list[WorkingHours]] = relationship(
+        back_populates="technician", cascade="all, delete-orphan", order_by="WorkingHours.weekday"
+    )
+    days_off: Mapped[list[DayOff]] = relationship(
+        back_populates="technician", cascade="all, delete-orphan", order_by="DayOff.day"
+    )
+
+    def shift_on(self, day: date) -> WorkingHours | None:
+        """The shift worked on ``day``, or None on a weekday off or a day off."""
+        if any(off.day == day for off in self.days_off):
+            return None
+        return next((h for h in self.working_hours if h.weekday == day.weekday()), None)
+
+
+class WorkingHours(Base):
+    """The shift a technician works on one weekday (0 = Monday)."""
+
+    __tablename__ = "working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+        CheckConstraint("start_time < end_time", name="start_before_end"),
+    )
+
+    technician_id: Mapped[int] = mapped_column(
+        ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True
+    )
+    weekday: Mapped[int] = mapped_column(primary_key=True)
+    start_time: Mapped[time]
+    end_time: Mapped[time]
+
+    technician: Mapped[Technician] = relationship(back_populates="working_hours")
+
+
+class DayOff(Base):
+    __tablename__ = "days_off"
+
+    technician_id: Mapped[int] = mapped_column(
+        ForeignKey("technicians.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+    technician: Mapped[Technician] = relationship(back_populates="days_off")
+
+
+class ServiceDay(Base):
+    """A day the dispatchers plan: its local time zone and the travel-time rule.
+
+    Job windows and shifts of that day are read in this time zone.
+    """
+
+    __tablename__ = "service_days"
+    __table_args__ = (
+        CheckConstraint("travel_speed_kmh > 0", name="positive_speed"),
+        CheckConstraint("travel_circuity >= 1", name="circuity_at_least_one"),
+    )
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    travel_model: Mapped[str] = mapped_column(String(20), default="geodesic")
+    travel_speed_kmh: Mapped[float]
+    travel_circuity: Mapped[float]
+
+
+class Job(Base):
+    """On-site work that gets scheduled: one visit by one technician."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("duration_min > 0", name="positive_duration"),
+        CheckConstraint(
+            "window_start IS NULL OR window_end IS NULL OR window_start < window_end",
+            name="window_ordered",
+        ),
+        CheckConstraint(
+            "planned_start IS NULL OR planned_end IS NULL OR planned_start <= planned_end",
+            name="planned_ordered",
+        ),
+        Index("ix_jobs_status_service_date", "status", "service_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.NEW)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority))
+    duration_min: Mapped[int]
+    required_skills: Mapped[list[str]] = mapped_column(default=list)
+    service_date: Mapped[date | None]  # the day it is planned for, once known
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    sla_due: Mapped[datetime | None]
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"), index=True)
+    pinned_technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    planned_start: Mapped[datetime | None]
+    planned_end: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    hold_reason: Mapped[HoldReason | None] = mapped_column(str_enum(HoldReason))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Optimistic concurrency: a stale write raises StaleDataError instead of losing an update.
+    version: Mapped[int] = mapped_column(default=1)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="jobs")
+    site: Mapped[Site] = relationship()
+    technician: Mapped[Technician | None] = relationship(foreign_keys=[technician_id])
+    pinned_technician: Mapped[Technician | None] = relationship(
+        foreign_keys=[pinned_technician_id]
+    )
+    parts: Mapped[list[JobPart]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobPart.position"
+    )
+    follow_up_of: Mapped[Job | None] = relationship(remote_side=[id])
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class JobPart(Base):
+    """A part (by SKU) and quantity a job needs."""
+
+    __tablename__ = "job_parts"
+    __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), primary_key=True)
+    quantity: Mapped[int]
+    position: Mapped[int] = mapped_column(default=0)  # keeps the order the parts were listed in
+
+    job: Mapped[Job] = relationship(back_populates="parts")
+
+
+class Event(Base):
+    """One entry of the append-only log of every change: who, when, what, old -> new.
+
+    Written by ``dispatch.audit`` in the same transaction as the change; database
+    triggers refuse UPDATE and DELETE on this table.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_entity", "entity_type", "entity_id"),)
+    __audited__ = False
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[int | None] = mapped_column(BigInteger)  # no FK: outlives users
+    actor: Mapped[str] = mapped_column(String(120))
+    entity_type: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(20))  # created | updated | deleted
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)  # field -> [old, new]
+
+
+class GeocodeCache(Base):
+    """Answers of the geocoding service, so an address is looked up once."""
+
+    __tablename__ = "geocode_cache"
+    __audited__ = False
+
+    query: Mapped[str] = mapped_column(String(500), primary_key=True)  # normalized query
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    display_name: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceCounter(Base):
+    """Last number handed out per reference series (e.g. ``SR-2026``)."""
+
+    __tablename__ = "reference_counters"
+    __audited__ = False
+
+    series: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

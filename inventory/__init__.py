@@ -1,0 +1,1 @@
+"""Parts, stock locations (warehouses and vans) and stock levels."""

@@ -1,0 +1,70 @@
+"""Builders for test data that several test modules need."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from sqlalchemy.orm import Session
+
+from dispatch.enums import Channel, JobStatus, Priority
+from dispatch.models import CatalogItem, Job, ServiceRequest, Site, Technician, WorkingHours
+
+T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def make_technician(session: Session, code: str = "T-01") -> Technician:
+    """A technician working 08:00-16:00 Monday to Friday."""
+    technician = Technician(
+        code=code,
+        name=f"Technician {code}",
+        skills=["hvac"],
+        home_latitude=59.9,
+        home_longitude=10.7,
+        working_hours=[
+            WorkingHours(weekday=d, start_time=time(8), end_time=time(16)) for d in range(5)
+        ],
+    )
+    session.add(technician)
+    session.flush()
+    return technician
+
+
+def make_job(
+    session: Session,
+    *,
+    reference: str = "J-0001",
+    status: JobStatus = JobStatus.NEW,
+    requires_approval: bool = False,
+    approved: bool = False,
+) -> Job:
+    """A one-hour job at a site in Oslo, created directly in ``status``."""
+    catalog_item = CatalogItem(
+        code=f"CAT-{reference}",
+        name="Boiler service",
+        category="heating",
+        default_duration_min=60,
+        requires_approval=requires_approval,
+    )
+    site = Site(name="Flat 3", latitude=59.91, longitude=10.75)
+    request = ServiceRequest(
+        reference=f"SR-{reference}",
+        channel=Channel.PHONE,
+        requester_name="Kari Nordmann",
+        site=site,
+        catalog_item=catalog_item,
+        title="Boiler service",
+        priority=Priority.NORMAL,
+    )
+    job = Job(
+        reference=reference,
+        request=request,
+        site=site,
+        title="Boiler service",
+        status=status,
+        priority=Priority.NORMAL,
+        duration_min=60,
+        approved_at=T0 if approved else None,
+    )
+    session.add(job)
+    session.flush()
+    return job
