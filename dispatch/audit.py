@@ -35,6 +35,7 @@ def install_audit_log(factory: sessionmaker[Session]) -> None:
     from sqlalchemy import event
 
     event.listen(factory, "after_flush", _write_events)
+    event.listen(factory, "persistent_to_deleted", _write_deletion)
 
 
 def set_actor(session: Session, *, user_id: int | None, name: str) -> None:
@@ -43,35 +44,44 @@ def set_actor(session: Session, *, user_id: int | None, name: str) -> None:
 
 
 def _write_events(session: Session, _flush_context: Any) -> None:
-    user_id, actor = session.info.get("actor", (None, SYSTEM_ACTOR))
-    now = utcnow()
+    """Log the rows this flush inserted or updated (deletions: ``_write_deletion``)."""
     rows = []
-    for action, objects in (
-        ("created", session.new),
-        ("updated", session.dirty),
-        ("deleted", session.deleted),
-    ):
+    for action, objects in (("created", session.new), ("updated", session.dirty)):
         for obj in objects:
             if not getattr(obj, "__audited__", True):
                 continue
             changes = _changes(obj, action)
             if action == "updated" and not changes:
                 continue  # touched but not modified
-            rows.append(
-                {
-                    "occurred_at": now,
-                    "actor_user_id": user_id,
-                    "actor": actor,
-                    "entity_type": obj.__tablename__,
-                    "entity_id": _entity_id(obj),
-                    "action": action,
-                    "changes": changes,
-                }
-            )
+            rows.append(_event_row(session, obj, action, changes))
     if rows:
         # Core insert on the flush's own connection: part of the same transaction,
         # and not a new unit of work inside the one being flushed.
         session.connection().execute(insert(Event), rows)
+
+
+def _write_deletion(session: Session, obj: Any) -> None:
+    """Log a deleted row.
+
+    ``session.deleted`` misses rows removed as orphans of a collection during the
+    flush; this hook sees every deletion, explicit or by cascade.
+    """
+    if getattr(obj, "__audited__", True):
+        row = _event_row(session, obj, "deleted", _changes(obj, "deleted"))
+        session.connection().execute(insert(Event), [row])
+
+
+def _event_row(session: Session, obj: Any, action: str, changes: dict[str, Any]) -> dict[str, Any]:
+    user_id, actor = session.info.get("actor", (None, SYSTEM_ACTOR))
+    return {
+        "occurred_at": utcnow(),
+        "actor_user_id": user_id,
+        "actor": actor,
+        "entity_type": obj.__tablename__,
+        "entity_id": _entity_id(obj),
+        "action": action,
+        "changes": changes,
+    }
 
 
 def _entity_id(obj: Any) -> str:
@@ -86,14 +96,10 @@ def _changes(obj: Any, action: str) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
     for attr in state.mapper.column_attrs:
         history = state.attrs[attr.key].history
-        if action == "created":
-            value = getattr(obj, attr.key)
-            if value is not None:
-                changes[attr.key] = [None, _plain(value)]
-        elif action == "deleted":
-            old = history.unchanged or history.deleted
-            if old and old[0] is not None:
-                changes[attr.key] = [_plain(old[0]), None]
+        if action in ("created", "deleted"):
+            value = state.attrs[attr.key].loaded_value
+            if value is not None and value is not NO_VALUE:
+                changes[attr.key] = [None, _plain(value)] if action == "created" else [_plain(value), None]
         elif history.has_changes():
             old = history.deleted[0] if history.deleted else None
             new = history.added[0] if history.added else None

@@ -1,1 +1,5 @@
-"""mobile_api"""
+"""JSON API for technicians' phones, under ``/api/mobile/v1``."""
+
+from mobile_api.views import bp as bp
+
+__all__ = ["bp"]

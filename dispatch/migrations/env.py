@@ -1,19 +1,32 @@
-"""Alembic environment: runs on the connection handed over by ``dispatch.schema``."""
+"""Alembic environment: runs on the connection (or engine) handed over in attributes.
+
+``dispatch.schema`` hands over a Connection; pytest-alembic hands over an Engine.
+"""
 
 from alembic import context
+from sqlalchemy import Connection, Engine
 
 from dispatch.schema import TARGET_METADATA
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run migrations through dispatch.schema (fieldops init-db), not bare alembic")
 
-context.configure(
-    connection=connection,
-    target_metadata=TARGET_METADATA,
-    # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
-    render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
-)
-with context.begin_transaction():
-    context.run_migrations()
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=TARGET_METADATA,
+        # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connectable = context.config.attributes.get("connection")
+if isinstance(connectable, Engine):
+    with connectable.connect() as connection:
+        run_migrations(connection)
+        connection.commit()
+elif isinstance(connectable, Connection):
+    run_migrations(connectable)
+else:
+    raise RuntimeError("run migrations through dispatch.schema (fieldops init-db), not bare alembic")

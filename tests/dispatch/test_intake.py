@@ -134,7 +134,7 @@ def count(session: Session, table: str) -> int:
 def test_request_with_coordinates_creates_request_site_and_job(
     session: Session, catalog: None
 ) -> None:
-    """Coordinates are used as given; priority, SLA dues, reference and job come from the catalog."""
+    """Given coordinates are kept; priority, SLA dues, reference and job fields are derived."""
     request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
     session.commit()
 
@@ -288,7 +288,8 @@ def test_every_problem_is_reported_at_once_and_nothing_written(
     assert "NO-SUCH-THING" in messages["catalog_code"]
     assert "after window_start" in messages["window_end"]
     session.flush()
-    for table in ("service_requests", "sites", "jobs", "customers", "events", "reference_counters"):
+    written = ("service_requests", "sites", "jobs", "customers", "events", "reference_counters")
+    for table in written:
         assert count(session, table) == 0, table
 
 
@@ -376,7 +377,7 @@ def test_triage_confirms_new_job_and_recomputes_priority(
 def test_triage_to_item_needing_approval_waits_for_approval(
     session: Session, catalog: None
 ) -> None:
-    """Recategorizing to an item that needs approval takes its job fields and ends awaiting approval."""
+    """A new item needing approval gives the job its fields and leaves it awaiting approval."""
     request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
     [job] = request.jobs
 

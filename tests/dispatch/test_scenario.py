@@ -6,7 +6,7 @@ Every test runs on SQLite and on PostgreSQL (see the ``session`` fixture).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from dispatch.enums import JobStatus
 from dispatch.models import DayOff, Job, ServiceDay, Technician
 from dispatch.scenario import ScenarioError, export_scenario, import_scenario
 from dispatch.schema import TARGET_METADATA
-from inventory.models import Part
+from inventory.models import LocationKind, Part, StockLocation
 
 DAYS_DIR = Path(__file__).parent.parent / "data" / "fieldservice"
 
@@ -51,6 +51,34 @@ def test_day_round_trips(session: Session, sessions: sessionmaker[Session], name
     assert exported == load_day(name)
     # Dict equality ignores key order; the serialized text must match too.
     assert json.dumps(exported) == json.dumps(load_day(name))
+
+
+def test_import_stores_utc_instants_and_the_model_fields(session: Session) -> None:
+    """Local window times become UTC instants, and the scenario's fields land on the models."""
+    data = load_day("oslo-5x30")  # Europe/Oslo: UTC+1 on 2026-11-24
+    data["technicians"][1]["end"] = {"lat": 59.91, "lon": 10.75}
+    import_scenario(session, data)
+
+    job = session.scalars(select(Job).where(Job.reference == "J-0004")).one()
+    assert job.window_start == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    assert job.window_end == datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    assert job.sla_due == datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    assert job.request.reference == "SR-J-0004"
+    assert job.request.sla_resolution_due == job.sla_due
+    assert job.status == JobStatus.TRIAGED
+    pinned = session.scalars(select(Job).where(Job.reference == "J-0020")).one()
+    assert pinned.pinned_technician is not None and pinned.pinned_technician.code == "T-05"
+
+    technicians = {t.code: t for t in session.scalars(select(Technician))}
+    assert technicians["T-01"].end_latitude is None  # ends where it starts
+    assert (technicians["T-02"].end_latitude, technicians["T-02"].end_longitude) == (59.91, 10.75)
+    assert [(h.weekday, h.start_time, h.end_time) for h in technicians["T-02"].working_hours] == [
+        (1, time(7, 0), time(15, 0))  # a Tuesday; no other weekday is invented
+    ]
+    van = session.scalars(
+        select(StockLocation).where(StockLocation.technician_id == technicians["T-01"].id)
+    ).one()
+    assert (van.code, van.name, van.kind) == ("VAN-T-01", "Van of Sofia Chen", LocationKind.VAN)
 
 
 def test_invalid_scenario_lists_every_problem_and_writes_nothing(

@@ -1,0 +1,122 @@
+"""The app factory, sign-in, role checks and the error shape of JSON endpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from dispatch.enums import Role
+from dispatch.models import Event
+from dispatch.scenario import import_scenario
+from web.app import SESSIONS_KEY
+
+DAY = Path(__file__).parents[1] / "data" / "fieldservice" / "oslo-5x30.json"
+
+
+def _import_day(app: Flask) -> dict:
+    data = json.loads(DAY.read_text())
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        import_scenario(session, data)
+    return data
+
+
+def test_factory_reads_database_url_from_config(app: Flask, database_url: str) -> None:
+    """The mapping passed to create_app wins over the environment."""
+    assert app.config["DATABASE_URL"] == database_url
+    assert app.testing
+
+
+def test_anonymous_visitor_is_sent_to_login(app: Flask) -> None:
+    """Pages need a signed-in user."""
+    response = app.test_client().get("/day/2026-11-24")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_wrong_password_is_refused(app: Flask, add_user: Callable[..., int]) -> None:
+    """A bad password gets 401 and no session."""
+    add_user("ann", Role.DISPATCHER)
+    client = app.test_client()
+    response = client.post("/login", data={"username": "ann", "password": "nope-nope"})
+    assert response.status_code == 401
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [(Role.DISPATCHER, 200), (Role.ADMIN, 200), (Role.TECHNICIAN, 403), (Role.WAREHOUSE, 403)],
+)
+def test_day_page_is_for_dispatchers(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient],
+    role: Role, status: int,
+) -> None:
+    """Only dispatchers (and admins) see the day board."""
+    _import_day(app)
+    add_user("someone", role)
+    response = login("someone").get("/day/2026-11-24")
+    assert response.status_code == status
+    if status == 200:
+        page = response.get_data(as_text=True)
+        assert "30 open jobs" in page and "5 technicians on shift" in page
+        assert "J-0030" in page
+
+
+def test_login_redirect_stays_on_site(app: Flask, add_user: Callable[..., int]) -> None:
+    """The ``next`` parameter cannot send a user to another site."""
+    add_user("ann", Role.DISPATCHER)
+    client = app.test_client()
+    response = client.post(
+        "/login?next=//evil.example/x", data={"username": "ann", "password": "correct horse battery"}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_unknown_api_path_answers_problem_json(app: Flask) -> None:
+    """JSON endpoints answer errors as RFC 9457 problem details, not HTML."""
+    response = app.test_client().get("/api/mobile/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == 404 and response.json["title"] == "Not Found"
+
+
+def test_mobile_jobs_need_a_technician(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
+) -> None:
+    """Anonymous gets 401, a non-technician 403, a bad date 400; all problem+json."""
+    client = app.test_client()
+    assert client.get("/api/mobile/v1/me/jobs?date=2026-11-24").status_code == 401
+    add_user("ann", Role.DISPATCHER)
+    response = login("ann").get("/api/mobile/v1/me/jobs?date=2026-11-24")
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+
+
+def test_mobile_jobs_lists_the_technicians_jobs(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
+) -> None:
+    """A technician sees only jobs assigned to them on that day."""
+    from dispatch.models import Job, Technician
+
+    _import_day(app)
+    user_id = add_user("sofia", Role.TECHNICIAN)
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        technician = session.scalar(select(Technician).where(Technician.code == "T-01"))
+        technician.user_id = user_id
+        jobs = session.scalars(select(Job).order_by(Job.id).limit(3)).all()
+        jobs[0].technician_id = jobs[2].technician_id = technician.id
+
+    client = login("sofia")
+    bad = client.get("/api/mobile/v1/me/jobs?date=tomorrow")
+    assert bad.status_code == 400 and bad.json["errors"] == [{"field": "date"}]
+    body = client.get("/api/mobile/v1/me/jobs?date=2026-11-24").json
+    assert body["technician"] == "T-01"
+    assert [j["reference"] for j in body["jobs"]] == ["J-0001", "J-0003"]
+    assert body["jobs"][0]["parts"] == [
+        {"sku": "PIPE-CPLR-15", "quantity": 1}, {"sku": "SEAL-KIT", "quantity": 1}
+    ]

@@ -1,0 +1,44 @@
+"""Dispatcher pages: the day at a glance."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, g, redirect, render_template, url_for
+from sqlalchemy import func, select
+
+from dispatch.days import plannable_jobs, service_day, technicians_working
+from dispatch.enums import Role
+from dispatch.models import ServiceDay
+from web.auth import login_required
+
+bp = Blueprint("dispatcher", __name__)
+
+
+@bp.get("/")
+@login_required()
+def index() -> Any:
+    """Open the most recent service day, or today when none is loaded."""
+    latest = g.db.scalar(select(func.max(ServiceDay.day)))
+    return redirect(url_for("dispatcher.day", day=(latest or date.today()).isoformat()))
+
+
+@bp.get("/day/<day>")
+@login_required(Role.DISPATCHER)
+def day(day: str) -> Any:
+    """Technicians on shift and the open jobs of one day."""
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    jobs = plannable_jobs(g.db, when)
+    return render_template(
+        "dispatcher/day.html",
+        day=when,
+        service_day=service_day(g.db, when),
+        technicians=technicians_working(g.db, when),
+        jobs=jobs,
+        status_counts=Counter(job.status.value for job in jobs),
+    )
