@@ -755,8 +755,8 @@ def _job_entry(job: Job, zone: ZoneInfo) -> dict[str, Any]:
         ]
     return {
         "id": job.reference,
-        "location": {"lat": job.site.latitude, "lon": job.site.longitude},
         "title": job.title,
+        "location": {"lat": job.site.latitude, "lon": job.site.longitude},
         "duration_min": job.duration_min,
         "skills": list(job.required_skills),
         "parts": {part.sku: part.quantity for part in job.parts},

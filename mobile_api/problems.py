@@ -7,7 +7,14 @@ from typing import Any
 from flask import Response, jsonify
 
 
-def problem_response(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
     """An ``application/problem+json`` response; ``extra`` adds members such as ``errors``."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -16,4 +23,5 @@ def problem_response(status: int, title: str, detail: str | None = None, **extra
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
+    response.headers.update(headers or {})
     return response

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
+from dispatch.geocoding import make_geocoder
 from mobile_api.problems import problem_response
 
 SESSIONS_KEY = "fieldops.sessions"
@@ -66,10 +67,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
 
     from mobile_api import bp as mobile_bp
-    from web import auth, dispatcher
+    from web import auth, dispatcher, requests
 
+    # One geocoder per process: its rate limiter must see every lookup the app makes.
+    app.extensions[requests.GEOCODER_KEY] = make_geocoder(
+        user_agent=app.config["GEOCODER_USER_AGENT"],
+        url=app.config["GEOCODER_URL"],
+        min_delay_seconds=float(app.config["GEOCODER_MIN_DELAY_S"]),
+    )
     app.register_blueprint(auth.bp)
     app.register_blueprint(dispatcher.bp)
+    app.register_blueprint(requests.bp)
     app.register_blueprint(mobile_bp)
     return app
 

@@ -13,15 +13,26 @@ from dispatch.audit import set_actor
 from dispatch.enums import Role
 from dispatch.models import User
 from dispatch.users import authenticate
+from mobile_api.problems import problem_response
 
 bp = Blueprint("auth", __name__)
 
 
 @bp.before_app_request
 def load_user() -> None:
-    """Put the signed-in user on ``g`` and name them as the actor of this request's changes."""
+    """Put the signed-in user on ``g`` and name them as the actor of this request's changes.
+
+    Browsers sign in through the login form (session cookie); scripts may send
+    HTTP Basic credentials with each request instead.
+    """
     user_id = session.get("user_id")
-    g.user = g.db.get(User, user_id) if user_id is not None else None
+    credentials = request.authorization
+    if user_id is not None:
+        g.user = g.db.get(User, user_id)
+    elif credentials is not None and credentials.type == "basic":
+        g.user = authenticate(g.db, credentials.username or "", credentials.password or "")
+    else:
+        g.user = None
     if g.user is not None and not g.user.active:
         session.clear()
         g.user = None
@@ -35,9 +46,17 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(**kwargs: Any) -> Any:
+            api = request.path.startswith("/api/")
             if g.user is None:
+                if api:
+                    return problem_response(
+                        401, "Unauthorized", "sign in or send HTTP Basic credentials",
+                        headers={"WWW-Authenticate": 'Basic realm="fieldops"'},
+                    )
                 return redirect(url_for("auth.login", next=request.full_path))
             if roles and not any(g.user.has_role(r) for r in (*roles, Role.ADMIN)):
+                if api:
+                    return problem_response(403, "Forbidden", "your role may not do this")
                 abort(403)
             return view(**kwargs)
 

@@ -23,12 +23,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from dispatch.audit import set_actor
+from dispatch.catalog import CatalogError, load_catalog
+from dispatch.db import utcnow
+from dispatch.geocoding import CachedGeocoder
+from dispatch.request_import import CsvImportError, import_requests
 from dispatch.enums import Role
 from dispatch.models import Technician
 from dispatch.scenario import ScenarioError, export_scenario, import_scenario
 from dispatch.schema import upgrade
 from dispatch.users import AccountError, create_user
 from web.app import ENGINE_KEY, SESSIONS_KEY, create_app, instance_path
+from web.requests import GEOCODER_KEY
 
 DEMO_PASSWORD = "fieldops-demo"
 DEMO_USERS = [
@@ -77,8 +82,11 @@ def _transaction(ctx: click.Context) -> Iterator[Session]:
 
 
 def _app(ctx: click.Context) -> Flask:
+    """The app for this command's configuration, built once; its engine closes with the command."""
     if "app" not in ctx.meta:
-        ctx.meta["app"] = create_app(ctx.find_object(dict))
+        app = create_app(ctx.find_object(dict))
+        ctx.call_on_close(app.extensions[ENGINE_KEY].dispose)
+        ctx.meta["app"] = app
     return ctx.meta["app"]
 
 
@@ -131,6 +139,41 @@ def export_scenario_command(ctx: click.Context, day: str, output: Path) -> None:
     click.echo(f"Wrote {len(document['jobs'])} jobs for {when} to {output}.")
 
 
+@cli.command("import-catalog")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_catalog_command(ctx: click.Context, file: Path) -> None:
+    """Load or update the service catalog from a fieldops-catalog/1 file."""
+    document = _read_json(file)
+    upgrade(_engine(ctx))
+    try:
+        with _transaction(ctx) as session:
+            count = load_catalog(session, document)
+    except CatalogError as exc:
+        raise InputError(f"{file} is not a valid catalog:\n  " + "\n  ".join(exc.problems))
+    click.echo(f"Catalog holds {count} items from {file}.")
+
+
+@cli.command("import-requests")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def import_requests_command(ctx: click.Context, file: Path) -> None:
+    """Raise one service request per row of a CSV file; all rows or none."""
+    app = _app(ctx)
+    upgrade(_engine(ctx))
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as lines, _transaction(ctx) as session:
+            geocoder = CachedGeocoder(session, app.extensions[GEOCODER_KEY])
+            created = import_requests(session, lines, geocoder=geocoder, now=utcnow())
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file} is not UTF-8 text") from None
+    except CsvImportError as exc:
+        raise InputError(f"{file} was not imported:\n  " + "\n  ".join(exc.problems))
+    click.echo(f"Recorded {len(created)} requests: {', '.join(r.reference for r in created)}")
+
+
 @cli.command("create-user")
 @click.argument("username")
 @click.option("--full-name", required=True)
@@ -180,7 +223,9 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
     ctx.obj = {"DATABASE_URL": f"sqlite:///{database}"}
     upgrade(_engine(ctx))
     data = json.loads(resources.files("dispatch").joinpath("data/demo-day.json").read_text())
+    catalog = json.loads(resources.files("dispatch").joinpath("data/catalog.json").read_text())
     with _transaction(ctx) as session:
+        load_catalog(session, catalog)
         summary = import_scenario(session, data)
         _add_demo_users(session)
     url = f"http://{host}:{port}/"

@@ -20,7 +20,11 @@ bp = Blueprint("dispatcher", __name__)
 @bp.get("/")
 @login_required()
 def index() -> Any:
-    """Open the most recent service day, or today when none is loaded."""
+    """Dispatchers open the most recent service day; requesters the request form."""
+    if not (g.user.has_role(Role.DISPATCHER) or g.user.has_role(Role.ADMIN)):
+        if g.user.has_role(Role.REQUESTER):
+            return redirect(url_for("requests.new_request"))
+        return render_template("home.html")
     latest = g.db.scalar(select(func.max(ServiceDay.day)))
     return redirect(url_for("dispatcher.day", day=(latest or date.today()).isoformat()))
 

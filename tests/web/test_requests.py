@@ -1,0 +1,164 @@
+"""Raising service requests through the web form and the JSON API."""
+
+from __future__ import annotations
+
+import json
+from base64 import b64encode
+from collections.abc import Callable
+from importlib import resources
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from dispatch.catalog import load_catalog
+from dispatch.enums import Role
+from dispatch.models import Customer, Event, Job, ServiceRequest, Site
+from tests.fake_nominatim import FakeNominatim
+from tests.web.conftest import ADDRESS, PASSWORD, PLACE
+from web.app import SESSIONS_KEY
+
+VALID = {
+    "requester": {"name": "Kari Nordmann", "email": "kari@example.org"},
+    "site": {"latitude": 59.91, "longitude": 10.75, "access_notes": "gate 1234"},
+    "catalog_code": "BOILER-SVC",
+    "description": "No hot water",
+    "impact": "high",
+    "urgency": "medium",
+}
+
+
+@pytest.fixture(autouse=True)
+def catalog(app: Flask) -> None:
+    """The catalog shipped with the demo."""
+    document = json.loads(resources.files("dispatch").joinpath("data/catalog.json").read_text())
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        load_catalog(session, document)
+
+
+@pytest.fixture
+def requester(add_user: Callable[..., int], login: Callable[[str], FlaskClient]) -> FlaskClient:
+    add_user("rita", Role.REQUESTER)
+    return login("rita")
+
+
+def _count(app: Flask, model: type) -> int:
+    with app.extensions[SESSIONS_KEY]() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_api_records_request_with_priority_and_sla(app: Flask, requester: FlaskClient) -> None:
+    """A valid JSON request gets 201, a reference, a computed priority and SLA dues."""
+    response = requester.post("/api/v1/requests", json=VALID)
+
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["reference"].startswith("SR-") and body["priority"] == "high"
+    assert body["job"] == {"reference": body["reference"] + "-1", "status": "new"}
+    assert response.headers["Location"] == f"/requests/{body['reference']}"
+    with app.extensions[SESSIONS_KEY]() as session:
+        created = session.scalar(select(ServiceRequest))
+        assert created.channel.value == "api"
+        assert (created.sla_resolution_due - created.created_at).total_seconds() == 1440 * 60
+        actors = set(session.scalars(select(Event.actor).where(Event.entity_type == "jobs")))
+        assert actors == {"rita"}, "the event log names the signed-in user"
+
+
+def test_api_lists_every_bad_field_and_writes_nothing(app: Flask, requester: FlaskClient) -> None:
+    """Several bad fields give one 422 problem listing each of them, and no rows."""
+    bad = {
+        **VALID,
+        "requester": {"name": "", "email": "not-an-email"},
+        "site": {"latitude": 200, "longitude": 10},
+        "catalog_code": "NO-SUCH",
+        "impact": "huge",
+    }
+    events_before = _count(app, Event)
+
+    response = requester.post("/api/v1/requests", json=bad)
+
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    fields = {e["field"] for e in response.json["errors"]}
+    assert {"requester.name", "requester.email", "site.latitude", "catalog_code", "impact"} <= fields
+    assert [_count(app, m) for m in (ServiceRequest, Job, Site, Customer)] == [0, 0, 0, 0]
+    assert _count(app, Event) == events_before
+
+
+def test_api_geocodes_an_address(
+    app: Flask, requester: FlaskClient, nominatim: FakeNominatim
+) -> None:
+    """An address without coordinates is looked up (real geopy client, local server)."""
+    submission = {**VALID, "site": {"address": ADDRESS}}
+    response = requester.post("/api/v1/requests", json=submission)
+    assert response.status_code == 201, response.json
+    with app.extensions[SESSIONS_KEY]() as session:
+        site = session.scalar(select(Site))
+        assert (site.latitude, site.longitude) == PLACE[:2]
+    assert nominatim.request_count == 1
+
+
+def test_api_needs_credentials_and_accepts_basic_auth(
+    app: Flask, add_user: Callable[..., int]
+) -> None:
+    """No credentials: 401 problem with a Basic challenge; Basic credentials work."""
+    client = app.test_client()
+    response = client.post("/api/v1/requests", json=VALID)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    add_user("script", Role.REQUESTER)
+    token = b64encode(f"script:{PASSWORD}".encode()).decode()
+    response = client.post("/api/v1/requests", json=VALID, headers={"Authorization": f"Basic {token}"})
+    assert response.status_code == 201
+
+
+def test_api_refuses_roles_that_do_not_raise_requests(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
+) -> None:
+    """A warehouse clerk gets 403 problem+json."""
+    add_user("wes", Role.WAREHOUSE)
+    response = login("wes").post("/api/v1/requests", json=VALID)
+    assert response.status_code == 403 and response.mimetype == "application/problem+json"
+
+
+def test_api_refuses_non_object_body(requester: FlaskClient) -> None:
+    """A body that is not a JSON object is a 400 problem, not a crash."""
+    response = requester.post("/api/v1/requests", data="[1, 2", content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/problem+json"
+
+
+def test_form_shows_every_error_then_accepts_corrected_input(
+    app: Flask, requester: FlaskClient
+) -> None:
+    """The web form redisplays with each bad field explained, then records the fix."""
+    form = {
+        "catalog_code": "LEAK", "impact": "low", "urgency": "low",
+        "requester_name": "", "requester_email": "nope", "latitude": "59.9", "longitude": "",
+    }
+    response = requester.post("/requests/new", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for field in ("requester.name", "requester.email", "site"):
+        assert field in page
+    assert 'value="nope"' in page, "what the user typed is kept"
+
+    form.update(requester_name="Rita", requester_email="rita@example.org", longitude="10.7")
+    response = requester.post("/requests/new", data=form)
+    assert response.status_code == 302
+    shown = requester.get(response.headers["Location"])
+    assert shown.status_code == 200 and "low" in shown.get_data(as_text=True)
+    with app.extensions[SESSIONS_KEY]() as session:
+        assert session.scalar(select(ServiceRequest.channel)).value == "web"
+
+
+def test_requesters_see_only_their_own_requests(
+    app: Flask, requester: FlaskClient, add_user: Callable[..., int],
+    login: Callable[[str], FlaskClient],
+) -> None:
+    """Another requester gets 404 for a request that is not theirs; a dispatcher sees it."""
+    location = requester.post("/api/v1/requests", json=VALID).headers["Location"]
+    add_user("other", Role.REQUESTER)
+    add_user("dana", Role.DISPATCHER)
+    assert login("other").get(location).status_code == 404
+    assert login("dana").get(location).status_code == 200
