@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from dispatch.audit import set_actor
 from dispatch.catalog import CatalogError, load_catalog
 from dispatch.db import utcnow
-from dispatch.geocoding import CachedGeocoder
-from dispatch.request_import import CsvImportError, import_requests
 from dispatch.enums import Role
+from dispatch.geocoding import CachedGeocoder
 from dispatch.models import Technician
+from dispatch.request_import import CsvImportError, import_requests
 from dispatch.scenario import ScenarioError, export_scenario, import_scenario
 from dispatch.schema import upgrade
 from dispatch.users import AccountError, create_user

@@ -5,7 +5,6 @@ Requests go to tests.fake_nominatim on 127.0.0.1, never to the network.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import urlsplit

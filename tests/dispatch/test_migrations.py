@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
 from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
     test_model_definitions_match_ddl,
     test_single_head_revision,
     test_up_down_consistency,
     test_upgrade,
 )
+from sqlalchemy import Engine, inspect
 
 from dispatch.db import make_engine
 from dispatch.schema import MIGRATIONS_DIR, downgrade, upgrade

@@ -12,7 +12,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from dispatch.enums import Role
-from dispatch.models import Event
 from dispatch.scenario import import_scenario
 from web.app import SESSIONS_KEY
 

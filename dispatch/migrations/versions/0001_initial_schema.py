@@ -7,10 +7,10 @@ Create Date: 2026-11-23
 Also installs the triggers that make ``events`` append-only.
 """
 
-from alembic import op
 import sqlalchemy as sa
-import dispatch.db
+from alembic import op
 
+import dispatch.db
 
 revision = '0001'
 down_revision = None
