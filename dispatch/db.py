@@ -16,15 +16,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 
-# Deterministic constraint names: Alembic needs them to alter or drop constraints,
-# and SQLite's batch migrations cannot find unnamed ones.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from inventory.models import NAMING_CONVENTION
 
 
 def utcnow() -> datetime:

@@ -27,6 +27,7 @@ from dispatch.models import (
     WorkingHours,
 )
 from dispatch.scenario_checks import FORMAT, find_problems
+from inventory import service as inventory_service
 from inventory.models import LocationKind, Part, StockLevel, StockLocation
 
 
@@ -126,24 +127,9 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
     zone = ZoneInfo(service_day.timezone)
 
     parts = session.scalars(select(Part).order_by(Part.id)).all()
-    warehouses = session.scalars(
-        select(StockLocation)
-        .where(StockLocation.kind == LocationKind.WAREHOUSE)
-        .options(selectinload(StockLocation.levels))
-        .order_by(StockLocation.id)
-    ).all()
+    warehouses = inventory_service.warehouses(session)
     technicians = technicians_working(session, day)
-    vans = {
-        van.technician_id: van
-        for van in session.scalars(
-            select(StockLocation)
-            .where(
-                StockLocation.kind == LocationKind.VAN,
-                StockLocation.technician_id.in_([t.id for t in technicians]),
-            )
-            .options(selectinload(StockLocation.levels))
-        )
-    }
+    vans = inventory_service.vans_of(session, (t.id for t in technicians))
     jobs = plannable_jobs(session, day)
 
     return {
@@ -241,17 +227,7 @@ def _write_technicians(
         technicians[item["id"]] = technician
     session.flush()  # a van names its technician by id (no relationship across packages)
 
-    vans = {
-        van.technician_id: van
-        for van in session.scalars(
-            select(StockLocation)
-            .where(
-                StockLocation.kind == LocationKind.VAN,
-                StockLocation.technician_id.in_([t.id for t in technicians.values()]),
-            )
-            .options(selectinload(StockLocation.levels))
-        )
-    }
+    vans = inventory_service.vans_of(session, (t.id for t in technicians.values()))
     for item in items:
         technician = technicians[item["id"]]
         van = vans.get(technician.id)

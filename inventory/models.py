@@ -12,7 +12,9 @@ from sqlalchemy import CheckConstraint, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import Enum as SAEnum
 
-# Same convention as dispatch.db so Alembic sees stable constraint names.
+# Deterministic constraint names: Alembic needs them to alter or drop constraints,
+# and SQLite's batch migrations cannot find unnamed ones. dispatch.db uses it too
+# (inventory is the lower layer, so the constant lives here).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
