@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from dispatch.enums import Role
 from dispatch.models import Job, Technician
@@ -33,6 +34,7 @@ def my_jobs() -> Any:
     jobs = g.db.scalars(
         select(Job)
         .where(Job.technician_id == technician.id, Job.service_date == day)
+        .options(selectinload(Job.site), selectinload(Job.parts))
         .order_by(Job.planned_start, Job.id)
     )
     return {"technician": technician.code, "date": day.isoformat(), "jobs": [_job(j) for j in jobs]}
