@@ -1,0 +1,116 @@
+"""Who may serve which job, decided once before the search, and why a job has nobody.
+
+Like VROOM's compatibility matrix: a technician is eligible for a job when they
+have its skills, honour its pin, and could do it alone in their day (window,
+shift, break, capacity) with its parts from the van or one warehouse call. Jobs
+nobody is eligible for are left out with a reason a dispatcher can act on, before
+the solver ever sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from optimizer._network import Network
+from optimizer._schedule import evaluate
+from optimizer.problem import Job, Technician
+from optimizer.solution import Reason, Unassigned
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """``allowed[j]``: indices of technicians eligible for job ``j``; ``excluded``: the rest, with reasons."""
+
+    allowed: tuple[tuple[int, ...], ...]
+    excluded: Mapping[int, Unassigned]
+
+
+def eligibility(net: Network) -> Eligibility:
+    """Compute the eligible technicians of every job of ``net.problem``."""
+    problem = net.problem
+    everyone = range(len(problem.technicians))
+    allowed: list[tuple[int, ...]] = []
+    excluded: dict[int, Unassigned] = {}
+    for j, job in enumerate(problem.jobs):
+        skilled = [t for t in everyone if _may_serve(problem.technicians[t], job)]
+        timely = [t for t in skilled if _fits_alone(net, t, j, with_parts=False)]
+        ready = [t for t in timely if _fits_alone(net, t, j, with_parts=True)]
+        allowed.append(tuple(ready))
+        if not ready:
+            excluded[j] = _why(net, job, skilled, timely)
+    return Eligibility(tuple(allowed), excluded)
+
+
+def _may_serve(technician: Technician, job: Job) -> bool:
+    return job.skills <= technician.skills and job.pinned_to in (None, technician.id)
+
+
+def _fits_alone(net: Network, technician: int, job: int, *, with_parts: bool) -> bool:
+    """Could the technician do this job as their only visit (via one warehouse call if needed)?"""
+    if evaluate(net, technician, [job], parts=with_parts) is not None:
+        return True
+    if not with_parts:
+        return False
+    parts = net.problem.jobs[job].parts
+    for w, warehouse in enumerate(net.problem.warehouses):
+        if all(warehouse.stock.get(sku, 0) >= qty for sku, qty in parts.items()):
+            if evaluate(net, technician, [net.warehouse_node(w), job]) is not None:
+                return True
+    return False
+
+
+def _why(net: Network, job: Job, skilled: list[int], timely: list[int]) -> Unassigned:
+    """The first reason, in the order a dispatcher would fix things, that leaves nobody."""
+    problem = net.problem
+    technicians = problem.technicians
+    if job.pinned_to is not None:
+        pinned = problem.technician(job.pinned_to)
+        missing = sorted(job.skills - pinned.skills)
+        if missing:
+            return Unassigned(
+                job.id, Reason.PINNED_TECHNICIAN_UNAVAILABLE,
+                f"pinned technician {pinned.id} lacks skill {_names(missing)}",
+            )
+        if not timely:
+            return Unassigned(
+                job.id, Reason.PINNED_TECHNICIAN_UNAVAILABLE,
+                f"pinned technician {pinned.id} is not working when the job can be done",
+            )
+    if not skilled:
+        held = set().union(*(t.skills for t in technicians)) if technicians else set()
+        missing = sorted(job.skills - held)
+        if missing:
+            return Unassigned(
+                job.id, Reason.NO_SKILLED_TECHNICIAN, f"no technician has skill {_names(missing)}"
+            )
+        return Unassigned(
+            job.id, Reason.NO_SKILLED_TECHNICIAN,
+            f"no technician has all of the skills {_names(sorted(job.skills))}",
+        )
+    if not timely:
+        if job.demand and all(
+            t.capacity is not None and t.capacity < job.demand for t in technicians
+        ):
+            return Unassigned(job.id, Reason.CAPACITY, f"demand {job.demand} exceeds every capacity")
+        return Unassigned(
+            job.id, Reason.WINDOW_OUTSIDE_SHIFTS,
+            "the job cannot fit inside the shift of any technician with the skills"
+            + (" (its window is outside their working hours)" if job.window else ""),
+        )
+    for sku, quantity in job.parts.items():
+        in_vans = max((technicians[t].van_stock.get(sku, 0) for t in timely), default=0)
+        in_warehouses = max((w.stock.get(sku, 0) for w in problem.warehouses), default=0)
+        if in_vans < quantity and in_warehouses < quantity:
+            return Unassigned(
+                job.id, Reason.PARTS_UNAVAILABLE,
+                f"part {sku} (x{quantity}) is in no qualified van and no warehouse",
+            )
+    return Unassigned(
+        job.id, Reason.PARTS_UNAVAILABLE,
+        "no qualified technician has the parts and can fetch them from a warehouse in time",
+    )
+
+
+def _names(skills: list[str]) -> str:
+    return ", ".join(repr(s) for s in skills)

@@ -1,0 +1,189 @@
+"""``solve``: one problem in, one plan out.
+
+Eligibility first (who may do what, and why a job has nobody), then a fast
+constructed plan, then OR-Tools' guided local search from it for the rest of the
+time limit. Whatever OR-Tools returns is re-timed by the same exact route
+schedule the construction uses, so times, breaks and pickups come from one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from optimizer._construct import PRIORITY_RANK, RoutesState, construct
+from optimizer._network import Network
+from optimizer._ortools import improve
+from optimizer._schedule import Timing, evaluate
+from optimizer.eligibility import Eligibility, eligibility
+from optimizer.problem import Problem
+from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+
+#: Called with (best score so far, jobs served, seconds since solve began).
+ProgressCallback = Callable[[float, int, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SolveParams:
+    """How long to search and whom to tell about progress.
+
+    ``initial`` is a plan to start from (the current plan when re-planning during
+    the day): its routes are kept where still valid and the search improves them.
+    OR-Tools' search under a time limit is not repeatable run to run; the
+    construction is deterministic.
+    """
+
+    time_limit_s: float = 30.0
+    on_progress: ProgressCallback | None = None
+    initial: Solution | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s < 0:
+            raise ValueError("time_limit_s must not be negative")
+
+
+def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
+    """Plan ``problem``; every job ends up in a route or unassigned with a reason."""
+    params = params or SolveParams()
+    began = time.monotonic()
+    net = Network.build(problem)
+    allowed = eligibility(net)
+    state = _start_state(net, allowed, params.initial)
+    construct(net, allowed, state)
+    best = _score(net, state)
+    if params.on_progress is not None:
+        params.on_progress(best, len(state.assigned()), time.monotonic() - began)
+
+    def relay(score: float, served: int, _elapsed: float) -> None:
+        if params.on_progress is not None:
+            params.on_progress(score, served, time.monotonic() - began)
+
+    remaining = params.time_limit_s - (time.monotonic() - began)
+    routes = improve(net, allowed, state.routes, time_limit_s=remaining, progress=relay)
+    if routes is not None:
+        candidate = _adopt(net, allowed, routes, state)
+        if _score(net, candidate) < best:
+            state = candidate
+    return _solution(net, allowed, state)
+
+
+def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -> RoutesState:
+    """Routes of the initial plan that are still valid, on top of the fixed jobs."""
+    state = RoutesState.empty(net)
+    if initial is None:
+        return state
+    job_node = {job.id: j for j, job in enumerate(net.problem.jobs)}
+    warehouse_node = {w.id: net.warehouse_node(i) for i, w in enumerate(net.problem.warehouses)}
+    technician_index = {t.id: i for i, t in enumerate(net.problem.technicians)}
+    for route in initial.routes:
+        technician = technician_index.get(route.technician)
+        if technician is None:
+            continue
+        visits = list(state.routes[technician])
+        for stop in route.stops:
+            if stop.kind == StopKind.JOB and stop.id in job_node:
+                node = job_node[stop.id]
+                if node not in visits and technician in allowed.allowed[node]:
+                    visits.append(node)
+            elif stop.kind == StopKind.WAREHOUSE and stop.id in warehouse_node:
+                visits.append(warehouse_node[stop.id])
+        _commit_feasible_prefix(state, technician, visits)
+    return state
+
+
+def _adopt(
+    net: Network, allowed: Eligibility, routes: list[list[int]], fallback: RoutesState
+) -> RoutesState:
+    """A state from OR-Tools' routes, each re-timed; anything that does not fit is re-inserted."""
+    state = RoutesState.empty(net)
+    for technician, visits in enumerate(routes):
+        if state.fixed[technician] and visits[: state.fixed[technician]] != state.routes[technician]:
+            visits = list(fallback.routes[technician])  # fixed jobs must open the route
+        _commit_feasible_prefix(state, technician, visits)
+    return construct(net, allowed, state)
+
+
+def _commit_feasible_prefix(state: RoutesState, technician: int, visits: list[int]) -> None:
+    """Keep the longest prefix of ``visits`` that is valid and fits the warehouses' stock."""
+    for length in range(len(visits), state.fixed[technician] - 1, -1):
+        prefix = visits[:length]
+        timing = evaluate(state.net, technician, prefix)
+        if timing is not None and state.stock_allows(technician, prefix, timing):
+            if prefix:
+                state.commit(technician, prefix, timing)
+            return
+
+
+def _score(net: Network, state: RoutesState) -> float:
+    """FORMAT.md's score of a state, from the engine's own (rounded) travel times."""
+    problem = net.problem
+    served = state.assigned()
+    cost = sum(state.cost(t) for t in range(len(problem.technicians)))
+    penalty = sum(
+        problem.penalties[job.priority] for j, job in enumerate(problem.jobs) if j not in served
+    )
+    return cost / problem.ticks_per_minute + penalty
+
+
+def _solution(net: Network, allowed: Eligibility, state: RoutesState) -> Solution:
+    problem = net.problem
+    routes = tuple(
+        _route(net, technician, state.routes[technician], timing)
+        for technician, timing in enumerate(state.timings)
+        if timing is not None and state.routes[technician]
+    )
+    served = state.assigned()
+    unassigned = tuple(
+        allowed.excluded.get(j) or _dropped_reason(net, allowed, state, j)
+        for j in range(len(problem.jobs))
+        if j not in served
+    )
+    return Solution(routes, unassigned)
+
+
+def _route(net: Network, technician: int, visits: list[int], timing: Timing) -> Route:
+    problem = net.problem
+    stops = []
+    for position, node in enumerate(visits):
+        if position == timing.break_gap:
+            stops.append(_break_stop(net, technician, timing))
+        if net.is_job(node):
+            kind, ident = StopKind.JOB, problem.jobs[node].id
+        else:
+            kind, ident = StopKind.WAREHOUSE, problem.warehouses[node - net.n_jobs].id
+        stops.append(
+            Stop(
+                kind, ident, timing.arrivals[position], timing.starts[position],
+                timing.ends[position], timing.pickups.get(position, {}),
+            )
+        )
+    if timing.break_gap == len(visits):
+        stops.append(_break_stop(net, technician, timing))
+    return Route(problem.technicians[technician].id, timing.depart, timing.return_, tuple(stops))
+
+
+def _break_stop(net: Network, technician: int, timing: Timing) -> Stop:
+    rule = net.problem.technicians[technician].break_rule
+    assert rule is not None and timing.break_start is not None
+    start = timing.break_start
+    return Stop(StopKind.BREAK, "", start, start, start + rule.duration)
+
+
+def _dropped_reason(net: Network, allowed: Eligibility, state: RoutesState, job: int) -> Unassigned:
+    """Why an eligible job was left out: the time of everyone who could do it is taken."""
+    problem = net.problem
+    rank = PRIORITY_RANK[problem.jobs[job].priority]
+    eligible = allowed.allowed[job]
+    busier = sum(
+        1
+        for technician in eligible
+        for v in state.routes[technician]
+        if net.is_job(v) and PRIORITY_RANK[problem.jobs[v].priority] < rank
+    )
+    who = f"the {len(eligible)} technician(s) who could do it"
+    if busier:
+        message = f"not enough time: {who} are booked, {busier} job(s) of higher priority displace it"
+    else:
+        message = f"not enough time: {who} have no room for it at the hours it can be done"
+    return Unassigned(problem.jobs[job].id, Reason.NOT_ENOUGH_TIME, message)
