@@ -67,6 +67,13 @@ class RoutesState:
         for warehouse, parts in _pickups_by_warehouse(self.net, visits, timing).items():
             self.warehouse_left[warehouse] -= parts
 
+    def clear(self, technician: int) -> None:
+        """Empty the route down to its fixed jobs, giving back what it picked up."""
+        self._release(technician)
+        fixed = self.routes[technician][: self.fixed[technician]]
+        self.routes[technician] = fixed
+        self.timings[technician] = evaluate(self.net, technician, fixed) if fixed else None
+
     def stock_allows(self, technician: int, visits: list[int], timing: Timing) -> bool:
         """Would the warehouses have the extra parts this new version of the route picks up?"""
         before = self._current_pickups(technician)
@@ -189,8 +196,10 @@ def _variants(
     if all(van.get(sku, 0) - used[sku] >= quantity for sku, quantity in parts.items()):
         return [plain]
     previous = route[position - 1] if position else net.start_node(technician)
+    # One call per warehouse and route: the OR-Tools model has one call node for each.
+    called = {v for v in route if not net.is_job(v)}
     warehouses = sorted(
-        range(net.n_warehouses),
+        (w for w in range(net.n_warehouses) if net.warehouse_node(w) not in called),
         key=lambda w: net.travel[previous, net.warehouse_node(w)]
         + net.travel[net.warehouse_node(w), job],
     )

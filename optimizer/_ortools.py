@@ -1,13 +1,16 @@
 """The OR-Tools routing model: the only module that imports ortools.
 
-Built in the order of the OR-Tools samples (index manager, transit, arc cost,
-dimensions, restrictions, disjunctions, parameters), then started from the
-constructed routes rather than from an OR-Tools first-solution strategy.
+OR-Tools improves one *subproblem* at a time: a group of technicians, the jobs
+on their routes and the unassigned jobs they could take. The model is built in
+the order of the OR-Tools samples (index manager, transit, arc cost, dimensions,
+restrictions, disjunctions, parameters) and starts from the current routes, not
+from an OR-Tools first-solution strategy.
 
-Parts are one dimension per SKU the day's jobs need, counting what is left in the
-van: it starts at the van stock, each job takes its parts, and a warehouse call
-(one optional node per technician and warehouse) adds what it picks up through the
-dimension's slack. Pickups summed over all vans stay within each warehouse's stock.
+Parts are one dimension per SKU the subproblem's jobs need, counting what is
+left in the van: it starts at the van stock, each job takes its parts, and a
+warehouse call (one optional node per technician and warehouse) adds what it
+picks up through the dimension's slack. Pickups summed over the group's vans stay
+within what the warehouses have left for the group.
 
 Two 9.15 traps (``../shared/design/STYLE.md``): ``SetAllowedVehiclesForIndex``
 raises TypeError from Python, so vehicles are restricted with
@@ -18,104 +21,103 @@ and ``ReadAssignmentFromRoutes`` closes the model, so it comes last.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer._network import Network
-from optimizer.eligibility import Eligibility
 
 #: Called with (objective in score units, jobs served, seconds since the search began).
 Progress = Callable[[float, int, float], None]
 
 
 @dataclass(frozen=True)
+class Subproblem:
+    """What OR-Tools works on; OR-Tools vehicle ``k`` is technician ``vehicles[k]``."""
+
+    vehicles: tuple[int, ...]
+    jobs: tuple[int, ...]  # job nodes of the network
+    allowed: Mapping[int, tuple[int, ...]]  # job node -> OR-Tools vehicles that may serve it
+    routes: tuple[tuple[int, ...], ...]  # start routes per OR-Tools vehicle, network nodes
+    break_starts: tuple[int | None, ...]  # break start in each start route
+    stock: tuple[Mapping[str, int], ...]  # per warehouse, what the group may pick up
+
+
+@dataclass(frozen=True)
 class _Nodes:
     """OR-Tools node numbers and the network nodes they stand for."""
 
-    network_node: list[int]  # ortools node -> network node (jobs, warehouses, starts, ends)
-    pickup: dict[tuple[int, int], int]  # (technician, warehouse) -> ortools node
+    network_node: list[int]  # jobs, warehouse calls, vehicle starts, vehicle ends
+    pickup: dict[tuple[int, int], int]  # (vehicle, warehouse) -> OR-Tools node
     starts: list[int]
     ends: list[int]
 
-    @property
-    def count(self) -> int:
-        return len(self.network_node)
-
 
 def improve(
-    net: Network,
-    allowed: Eligibility,
-    routes: list[list[int]],
-    *,
-    time_limit_s: float,
-    progress: Progress | None = None,
+    net: Network, sub: Subproblem, *, time_limit_s: float, progress: Progress | None = None
 ) -> list[list[int]] | None:
-    """Improve ``routes`` (network nodes per technician) within the time limit.
-
-    Returns the best routes found as network nodes, or None when OR-Tools
-    returned nothing better than the start (or no solution at all).
-    """
-    if time_limit_s <= 0 or not any(allowed.allowed):
+    """Best routes found for the subproblem's vehicles (network nodes), or None."""
+    if time_limit_s <= 0 or not sub.vehicles:
         return None
-    nodes = _number_nodes(net, allowed, routes)
-    manager = pywrapcp.RoutingIndexManager(nodes.count, len(net.problem.technicians), nodes.starts, nodes.ends)
+    nodes = _number_nodes(net, sub)
+    manager = pywrapcp.RoutingIndexManager(
+        len(nodes.network_node), len(sub.vehicles), nodes.starts, nodes.ends
+    )
     model = pywrapcp.RoutingModel(manager)
-    travel = _register_matrix(model, net, nodes, with_service=False)
-    model.SetArcCostEvaluatorOfAllVehicles(travel)
-    time_dimension = _add_time(model, manager, net, nodes)
-    _add_capacity(model, manager, net, nodes)
-    _add_parts(model, manager, net, nodes)
-    _restrict_vehicles(model, manager, net, allowed, nodes)
-    _add_disjunctions(model, manager, net, allowed, nodes)
-    _add_sla(time_dimension, manager, net, nodes)
+    model.SetArcCostEvaluatorOfAllVehicles(_register_matrix(model, net, nodes, with_service=False))
+    time_dimension, breaks = _add_time(model, manager, net, sub, nodes)
+    _add_capacity(model, net, sub, nodes)
+    _add_parts(model, manager, net, sub, nodes)
+    _restrict_vehicles(model, manager, sub, nodes)
+    _add_disjunctions(model, manager, net, sub, nodes)
+    _add_sla(time_dimension, manager, net, sub)
     if progress is not None:
-        _report_progress(model, net, nodes, progress)
-    initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, routes, nodes), True)
+        _report_progress(model, net, sub, progress)
+    initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
     if initial is None:
         return None
+    _place_breaks(initial, breaks, sub.break_starts)
     found = model.SolveFromAssignmentWithParameters(initial, _search_parameters(time_limit_s))
     if found is None:
         return None
     return _extract(model, manager, nodes, found)
 
 
-def _number_nodes(net: Network, allowed: Eligibility, routes: list[list[int]]) -> _Nodes:
-    """Jobs, then one warehouse-call node per (technician, warehouse) that may be useful.
+def _number_nodes(net: Network, sub: Subproblem) -> _Nodes:
+    """Jobs, then warehouse-call nodes, then each vehicle's start and end.
 
-    A technician gets call nodes when some job they may serve needs more of a part
-    than their van holds: at the warehouse nearest their start, and at any
-    warehouse their constructed route already calls at.
+    A vehicle gets a call node at the warehouse nearest its start when some job
+    it may serve needs more of a part than its van holds, and at any warehouse its
+    start route already calls at.
     """
     problem = net.problem
-    network_node = list(range(net.n_jobs))
+    network_node = list(sub.jobs)
     pickup: dict[tuple[int, int], int] = {}
     if net.n_warehouses:
-        serves: list[set[int]] = [set() for _ in problem.technicians]
-        for job, technicians in enumerate(allowed.allowed):
-            for technician in technicians:
-                serves[technician].add(job)
-        for technician, tech in enumerate(problem.technicians):
-            short = any(
-                tech.van_stock.get(sku, 0) < quantity
-                for job in serves[technician]
+        serves: list[list[int]] = [[] for _ in sub.vehicles]
+        for job, vehicles in sub.allowed.items():
+            for vehicle in vehicles:
+                serves[vehicle].append(job)
+        for vehicle, technician in enumerate(sub.vehicles):
+            van = problem.technicians[technician].van_stock
+            wanted = {v - net.n_jobs for v in sub.routes[vehicle] if not net.is_job(v)}
+            if any(
+                van.get(sku, 0) < quantity
+                for job in serves[vehicle]
                 for sku, quantity in problem.jobs[job].parts.items()
-            )
-            wanted = {v - net.n_jobs for v in routes[technician] if not net.is_job(v)}
-            if short:
+            ):
                 start = net.start_node(technician)
-                wanted.add(min(range(net.n_warehouses), key=lambda w: net.travel[start, net.warehouse_node(w)]))
+                wanted.add(
+                    min(range(net.n_warehouses), key=lambda w: net.travel[start, net.warehouse_node(w)])
+                )
             for warehouse in sorted(wanted):
-                pickup[technician, warehouse] = len(network_node)
+                pickup[vehicle, warehouse] = len(network_node)
                 network_node.append(net.warehouse_node(warehouse))
-    starts, ends = [], []
-    for technician in range(len(problem.technicians)):
-        starts.append(len(network_node))
-        network_node.append(net.start_node(technician))
-    for technician in range(len(problem.technicians)):
-        ends.append(len(network_node))
-        network_node.append(net.end_node(technician))
+    starts = [len(network_node) + k for k in range(len(sub.vehicles))]
+    network_node += [net.start_node(t) for t in sub.vehicles]
+    ends = [len(network_node) + k for k in range(len(sub.vehicles))]
+    network_node += [net.end_node(t) for t in sub.vehicles]
     return _Nodes(network_node, pickup, starts, ends)
 
 
@@ -132,26 +134,32 @@ def _register_matrix(
 
 
 def _add_time(
-    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, net: Network, nodes: _Nodes
-) -> pywrapcp.RoutingDimension:
-    problem = net.problem
-    horizon = max(t.shift.end for t in problem.technicians)
+    model: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    net: Network,
+    sub: Subproblem,
+    nodes: _Nodes,
+) -> tuple[pywrapcp.RoutingDimension, dict[int, pywrapcp.IntervalVar]]:
+    """Time with windows, shifts and each technician's break; returns the break intervals."""
+    technicians = [net.problem.technicians[t] for t in sub.vehicles]
+    horizon = max(t.shift.end for t in technicians)
     transit = _register_matrix(model, net, nodes, with_service=True)
     model.AddDimension(transit, horizon, horizon, False, "time")
     dimension = model.GetDimensionOrDie("time")
+    first_depot = net.n_jobs + net.n_warehouses
     for node, network_node in enumerate(nodes.network_node):
-        if network_node >= net.n_jobs + net.n_warehouses:
-            continue
-        start = max(0, net.window_start[network_node])
-        end = min(horizon, net.window_end[network_node])
-        dimension.CumulVar(manager.NodeToIndex(node)).SetRange(start, max(start, end))
+        if network_node < first_depot:
+            start = max(0, net.window_start[network_node])
+            end = max(start, min(horizon, net.window_end[network_node]))
+            dimension.CumulVar(manager.NodeToIndex(node)).SetRange(start, end)
     service_at = [0] * model.Size()
     for index in range(model.Size()):
         network_node = nodes.network_node[manager.IndexToNode(index)]
-        if network_node < len(net.service):
+        if network_node < first_depot:
             service_at[index] = net.service[network_node]
     solver = model.solver()
-    for vehicle, tech in enumerate(problem.technicians):
+    breaks = {}
+    for vehicle, tech in enumerate(technicians):
         dimension.CumulVar(model.Start(vehicle)).SetRange(tech.shift.start, tech.shift.end)
         dimension.CumulVar(model.End(vehicle)).SetRange(tech.shift.start, tech.shift.end)
         if tech.break_rule is not None:
@@ -160,66 +168,76 @@ def _add_time(
                 rule.window.start, rule.window.end, rule.duration, False, f"break {tech.id}"
             )
             dimension.SetBreakIntervalsOfVehicle([interval], vehicle, service_at)
+            breaks[vehicle] = interval
         model.AddVariableMinimizedByFinalizer(dimension.CumulVar(model.End(vehicle)))
-    return dimension
+    return dimension, breaks
 
 
-def _add_capacity(
-    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, net: Network, nodes: _Nodes
+def _place_breaks(
+    initial: pywrapcp.Assignment,
+    breaks: dict[int, pywrapcp.IntervalVar],
+    break_starts: tuple[int | None, ...],
 ) -> None:
-    problem = net.problem
-    if all(t.capacity is None for t in problem.technicians):
+    """Give the start routes' breaks the times the route schedule chose for them."""
+    for vehicle, interval in breaks.items():
+        start = break_starts[vehicle]
+        initial.Add(interval)
+        initial.SetStartValue(interval, start if start is not None else interval.StartMin())
+        initial.SetPerformedValue(interval, 1)
+
+
+def _add_capacity(model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, nodes: _Nodes) -> None:
+    technicians = [net.problem.technicians[t] for t in sub.vehicles]
+    if all(t.capacity is None for t in technicians):
         return
-    demand = [
-        problem.jobs[v].demand if net.is_job(v) else 0 for v in nodes.network_node
-    ]
+    demand = [net.problem.jobs[v].demand if net.is_job(v) else 0 for v in nodes.network_node]
+    capacities = [t.capacity if t.capacity is not None else sum(demand) for t in technicians]
     callback = model.RegisterUnaryTransitVector(demand)
-    capacities = [t.capacity if t.capacity is not None else sum(demand) for t in problem.technicians]
     model.AddDimensionWithVehicleCapacity(callback, 0, capacities, True, "capacity")
 
 
 def _add_parts(
-    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, net: Network, nodes: _Nodes
-) -> None:
-    """One 'left in the van' dimension per SKU the jobs need (see module docstring)."""
-    problem = net.problem
-    skus = sorted({sku for job in problem.jobs for sku in job.parts})
-    solver = model.solver()
-    for sku in skus:
-        use = [-problem.jobs[v].parts.get(sku, 0) if net.is_job(v) else 0 for v in nodes.network_node]
-        supply = sum(w.stock.get(sku, 0) for w in problem.warehouses)
-        ceiling = max(t.van_stock.get(sku, 0) for t in problem.technicians) + supply
-        model.AddDimension(model.RegisterUnaryTransitVector(use), supply, ceiling, False, f"part {sku}")
-        dimension = model.GetDimensionOrDie(f"part {sku}")
-        for vehicle, tech in enumerate(problem.technicians):
-            dimension.CumulVar(model.Start(vehicle)).SetValue(tech.van_stock.get(sku, 0))
-            dimension.SlackVar(model.Start(vehicle)).SetValue(0)
-        picked_at: dict[int, list] = {}
-        for node in range(net.n_jobs):
-            dimension.SlackVar(manager.NodeToIndex(node)).SetValue(0)
-        for (vehicle, warehouse), node in nodes.pickup.items():
-            index = manager.NodeToIndex(node)
-            stock = problem.warehouses[warehouse].stock.get(sku, 0)
-            slack = dimension.SlackVar(index)
-            slack.SetRange(0, stock)
-            # An unvisited call picks nothing up.
-            solver.Add(slack <= model.ActiveVar(index) * stock)
-            picked_at.setdefault(warehouse, []).append(slack)
-        for warehouse, slacks in picked_at.items():
-            solver.Add(solver.Sum(slacks) <= problem.warehouses[warehouse].stock.get(sku, 0))
-
-
-def _restrict_vehicles(
     model: pywrapcp.RoutingModel,
     manager: pywrapcp.RoutingIndexManager,
     net: Network,
-    allowed: Eligibility,
+    sub: Subproblem,
     nodes: _Nodes,
 ) -> None:
-    everyone = len(net.problem.technicians)
-    for job, technicians in enumerate(allowed.allowed):
-        if 0 < len(technicians) < everyone:
-            model.VehicleVar(manager.NodeToIndex(job)).SetValues([-1, *technicians])
+    """One 'left in the van' dimension per SKU the jobs need (see module docstring)."""
+    problem = net.problem
+    skus = sorted({sku for job in sub.jobs for sku in problem.jobs[job].parts})
+    solver = model.solver()
+    for sku in skus:
+        use = [-problem.jobs[v].parts.get(sku, 0) if net.is_job(v) else 0 for v in nodes.network_node]
+        supply = sum(stock.get(sku, 0) for stock in sub.stock)
+        vans = [problem.technicians[t].van_stock.get(sku, 0) for t in sub.vehicles]
+        name = f"part {sku}"
+        model.AddDimension(model.RegisterUnaryTransitVector(use), supply, max(vans) + supply, False, name)
+        dimension = model.GetDimensionOrDie(name)
+        for vehicle, van in enumerate(vans):
+            dimension.CumulVar(model.Start(vehicle)).SetValue(van)
+            dimension.SlackVar(model.Start(vehicle)).SetValue(0)
+        for node in range(len(sub.jobs)):
+            dimension.SlackVar(manager.NodeToIndex(node)).SetValue(0)
+        picked: dict[int, list[pywrapcp.IntVar]] = {}
+        for (_, warehouse), node in nodes.pickup.items():
+            index = manager.NodeToIndex(node)
+            available = sub.stock[warehouse].get(sku, 0)
+            slack = dimension.SlackVar(index)
+            slack.SetRange(0, available)
+            solver.Add(slack <= model.ActiveVar(index) * available)  # no call, no pickup
+            picked.setdefault(warehouse, []).append(slack)
+        for warehouse, slacks in picked.items():
+            solver.Add(solver.Sum(slacks) <= sub.stock[warehouse].get(sku, 0))
+
+
+def _restrict_vehicles(
+    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, sub: Subproblem, nodes: _Nodes
+) -> None:
+    for node, job in enumerate(sub.jobs):
+        vehicles = sub.allowed[job]
+        if len(vehicles) < len(sub.vehicles):
+            model.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, *vehicles])
     for (vehicle, _), node in nodes.pickup.items():
         model.VehicleVar(manager.NodeToIndex(node)).SetValues([-1, vehicle])
 
@@ -228,17 +246,14 @@ def _add_disjunctions(
     model: pywrapcp.RoutingModel,
     manager: pywrapcp.RoutingIndexManager,
     net: Network,
-    allowed: Eligibility,
+    sub: Subproblem,
     nodes: _Nodes,
 ) -> None:
-    """Every job may be left out at its priority's penalty; nobody-eligible jobs always are."""
+    """Every job may be left out at its priority's penalty; warehouse calls for free."""
     problem = net.problem
-    for job, technicians in enumerate(allowed.allowed):
-        index = manager.NodeToIndex(job)
-        if not technicians:
-            model.ActiveVar(index).SetValue(0)
+    for node, job in enumerate(sub.jobs):
         penalty = problem.penalties[problem.jobs[job].priority] * problem.ticks_per_minute
-        model.AddDisjunction([index], penalty)
+        model.AddDisjunction([manager.NodeToIndex(node)], penalty)
     for node in nodes.pickup.values():
         model.AddDisjunction([manager.NodeToIndex(node)], 0)
 
@@ -247,41 +262,42 @@ def _add_sla(
     dimension: pywrapcp.RoutingDimension,
     manager: pywrapcp.RoutingIndexManager,
     net: Network,
-    nodes: _Nodes,
+    sub: Subproblem,
 ) -> None:
     """Lateness past the SLA due time costs ``lateness_weight`` per tick (score per minute)."""
     weight = net.problem.lateness_weight
-    for job in range(net.n_jobs):
+    for node, job in enumerate(sub.jobs):
         due = net.due[job]
         if due is not None:
             latest_start = max(0, due - net.service[job])
-            dimension.SetCumulVarSoftUpperBound(manager.NodeToIndex(job), latest_start, weight)
+            dimension.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), latest_start, weight)
 
 
-def _report_progress(
-    model: pywrapcp.RoutingModel, net: Network, nodes: _Nodes, progress: Progress
-) -> None:
+def _report_progress(model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, progress: Progress) -> None:
     began = time.monotonic()
     ticks = net.problem.ticks_per_minute
 
     def on_solution() -> None:
-        served = sum(1 for job in range(net.n_jobs) if model.NextVar(job).Value() != job)
+        served = sum(1 for node in range(len(sub.jobs)) if model.NextVar(node).Value() != node)
         progress(model.CostVar().Value() / ticks, served, time.monotonic() - began)
 
     model.AddAtSolutionCallback(on_solution)
 
 
-def _as_ortools_routes(net: Network, routes: list[list[int]], nodes: _Nodes) -> list[list[int]]:
-    """Network routes in OR-Tools node numbers (jobs keep theirs; calls map to their copy)."""
+def _as_ortools_routes(net: Network, sub: Subproblem, nodes: _Nodes) -> list[list[int]]:
+    """Start routes in OR-Tools node numbers."""
+    node_of_job = {job: node for node, job in enumerate(sub.jobs)}
     return [
-        [v if net.is_job(v) else nodes.pickup[technician, v - net.n_jobs] for v in route]
-        for technician, route in enumerate(routes)
+        [node_of_job[v] if net.is_job(v) else nodes.pickup[vehicle, v - net.n_jobs] for v in route]
+        for vehicle, route in enumerate(sub.routes)
     ]
 
 
 def _search_parameters(time_limit_s: float) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
-    parameters.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    parameters.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )

@@ -8,17 +8,22 @@ schedule the construction uses, so times, breaks and pickups come from one place
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from optimizer._construct import PRIORITY_RANK, RoutesState, construct
 from optimizer._network import Network
-from optimizer._ortools import improve
+from optimizer._ortools import Subproblem, improve
 from optimizer._schedule import Timing, evaluate
 from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+
+#: Technicians OR-Tools improves at once (see ``_groups``).
+GROUP_SIZE = 20
 
 #: Called with (best score so far, jobs served, seconds since solve began).
 ProgressCallback = Callable[[float, int, float], None]
@@ -51,21 +56,109 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     allowed = eligibility(net)
     state = _start_state(net, allowed, params.initial)
     construct(net, allowed, state)
-    best = _score(net, state)
-    if params.on_progress is not None:
-        params.on_progress(best, len(state.assigned()), time.monotonic() - began)
+    _report(params, net, state, began)
+    deadline = began + params.time_limit_s
+    for group in _groups(net, state, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            break
+        budget = remaining / group.share
+        whole_day = len(group.vehicles) == len(problem.technicians)
 
-    def relay(score: float, served: int, _elapsed: float) -> None:
-        if params.on_progress is not None:
-            params.on_progress(score, served, time.monotonic() - began)
+        def relay(score: float, served: int, _elapsed: float) -> None:
+            # Only a group holding every technician sees the whole plan's score.
+            if params.on_progress is not None and whole_day:
+                params.on_progress(score, served, time.monotonic() - began)
 
-    remaining = params.time_limit_s - (time.monotonic() - began)
-    routes = improve(net, allowed, state.routes, time_limit_s=remaining, progress=relay)
-    if routes is not None:
-        candidate = _adopt(net, allowed, routes, state)
-        if _score(net, candidate) < best:
-            state = candidate
+        sub = _subproblem(net, allowed, state, group.vehicles)
+        routes = improve(net, sub, time_limit_s=budget, progress=relay)
+        if routes is not None:
+            _adopt(net, allowed, state, group.vehicles, routes)
+            _report(params, net, state, began)
     return _solution(net, allowed, state)
+
+
+def _report(params: SolveParams, net: Network, state: RoutesState, began: float) -> None:
+    if params.on_progress is not None:
+        params.on_progress(_score(net, state), len(state.assigned()), time.monotonic() - began)
+
+
+@dataclass(frozen=True)
+class _Group:
+    vehicles: tuple[int, ...]
+    share: int  # groups left in this round, this one included: its part of the time left
+
+
+def _groups(net: Network, state: RoutesState, deadline: float) -> Iterator[_Group]:
+    """Technicians in groups of neighbours, round after round until the time is up.
+
+    OR-Tools' break constraints stop finding a first solution beyond a few dozen
+    technicians, and its search slows with size; neighbouring routes are where
+    jobs move anyway. Each round shifts the group boundaries by half a group so
+    that jobs can cross them.
+    """
+    technicians = len(net.problem.technicians)
+    if technicians <= GROUP_SIZE:
+        yield _Group(tuple(range(technicians)), 1)
+        return
+    order = _by_bearing(net, state)
+    count = -(-technicians // GROUP_SIZE)
+    offset = 0
+    while time.monotonic() < deadline:
+        rotated = order[offset:] + order[:offset]
+        for g in range(count):
+            members = rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE]
+            yield _Group(tuple(sorted(members)), count - g)
+        offset = (offset + GROUP_SIZE // 2) % technicians
+
+
+def _by_bearing(net: Network, state: RoutesState) -> list[int]:
+    """Technicians ordered by the bearing of their route's centre from the centre of all."""
+    problem = net.problem
+    centres = []
+    for technician, tech in enumerate(problem.technicians):
+        places = [tech.start] + [
+            problem.jobs[v].location for v in state.routes[technician] if net.is_job(v)
+        ]
+        centres.append(
+            (sum(p.lat for p in places) / len(places), sum(p.lon for p in places) / len(places))
+        )
+    middle_lat = sum(c[0] for c in centres) / len(centres)
+    middle_lon = sum(c[1] for c in centres) / len(centres)
+    return sorted(
+        range(len(centres)),
+        key=lambda t: math.atan2(centres[t][0] - middle_lat, centres[t][1] - middle_lon),
+    )
+
+
+def _subproblem(
+    net: Network, allowed: Eligibility, state: RoutesState, vehicles: tuple[int, ...]
+) -> Subproblem:
+    """The group's routes, the unassigned jobs it could take, and the stock left for it."""
+    local = {technician: k for k, technician in enumerate(vehicles)}
+    assigned = state.assigned()
+    jobs = [v for t in vehicles for v in state.routes[t] if net.is_job(v)]
+    jobs += [
+        j for j in range(net.n_jobs)
+        if j not in assigned and any(t in local for t in allowed.allowed[j])
+    ]
+    stock = [Counter(left) for left in state.warehouse_left]
+    for technician in vehicles:
+        timing = state.timings[technician]
+        if timing is not None:
+            for position, parts in timing.pickups.items():
+                stock[state.routes[technician][position] - net.n_jobs].update(parts)
+    return Subproblem(
+        vehicles=vehicles,
+        jobs=tuple(jobs),
+        allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
+        routes=tuple(tuple(state.routes[t]) for t in vehicles),
+        break_starts=tuple(
+            state.timings[t].break_start if state.timings[t] is not None else None
+            for t in vehicles
+        ),
+        stock=tuple(stock),
+    )
 
 
 def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -> RoutesState:
@@ -93,15 +186,30 @@ def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -
 
 
 def _adopt(
-    net: Network, allowed: Eligibility, routes: list[list[int]], fallback: RoutesState
-) -> RoutesState:
-    """A state from OR-Tools' routes, each re-timed; anything that does not fit is re-inserted."""
-    state = RoutesState.empty(net)
-    for technician, visits in enumerate(routes):
-        if state.fixed[technician] and visits[: state.fixed[technician]] != state.routes[technician]:
-            visits = list(fallback.routes[technician])  # fixed jobs must open the route
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    vehicles: tuple[int, ...],
+    routes: list[list[int]],
+) -> None:
+    """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
+
+    Jobs a re-timed route cannot keep are inserted again wherever they fit.
+    """
+    before = _score(net, state)
+    saved = [(list(state.routes[t]), state.timings[t]) for t in vehicles]
+    saved_stock = [Counter(left) for left in state.warehouse_left]
+    for technician in vehicles:
+        state.clear(technician)
+    for technician, visits, (old, _) in zip(vehicles, routes, saved, strict=True):
+        if visits[: state.fixed[technician]] != state.routes[technician]:
+            visits = old  # fixed jobs must open the route
         _commit_feasible_prefix(state, technician, visits)
-    return construct(net, allowed, state)
+    construct(net, allowed, state)
+    if _score(net, state) > before:
+        for technician, (visits, timing) in zip(vehicles, saved, strict=True):
+            state.routes[technician], state.timings[technician] = visits, timing
+        state.warehouse_left = saved_stock
 
 
 def _commit_feasible_prefix(state: RoutesState, technician: int, visits: list[int]) -> None:
