@@ -22,8 +22,10 @@ from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 
-#: Technicians OR-Tools improves at once (see ``_groups``).
+#: Technicians OR-Tools improves at once when breaks are involved (see ``_groups``).
 GROUP_SIZE = 20
+#: Without breaks, days up to this many jobs are improved whole.
+WHOLE_DAY_JOBS = 400
 
 #: Called with (best score so far, jobs served, seconds since solve began).
 ProgressCallback = Callable[[float, int, float], None]
@@ -98,7 +100,8 @@ def _groups(net: Network, state: RoutesState, deadline: float) -> Iterator[_Grou
     that jobs can cross them.
     """
     technicians = len(net.problem.technicians)
-    if technicians <= GROUP_SIZE:
+    breaks = any(t.break_rule is not None for t in net.problem.technicians)
+    if technicians <= GROUP_SIZE or (not breaks and net.n_jobs <= WHOLE_DAY_JOBS):
         yield _Group(tuple(range(technicians)), 1)
         return
     order = _by_bearing(net, state)
