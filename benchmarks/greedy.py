@@ -204,18 +204,15 @@ class _Greedy:
                 last_chance = visit is way_home or (
                     max(arrival, visit.opens) + visit.service > rule.window.end
                 )
-                start = _break_start(rule, time, leg, visit.opens, last_chance)
-                if start is None and last_chance:
+                pause = _break_in_gap(rule, time, leg, visit.opens, last_chance)
+                if pause is None and last_chance:
                     return None
-                if start is not None:
-                    # Taken on arrival (while waiting) or right before the leg.
-                    on_arrival = start >= arrival
-                    end = start + rule.duration
-                    pause = Stop(StopKind.BREAK, "", arrival if on_arrival else time, start, end)
+                if pause is not None:
                     (tail if visit is way_home else stops).append(pause)
                     taken = visit is not way_home
-                    ready = end if on_arrival else end + leg
-                    arrival = arrival if on_arrival else ready
+                    if pause.start < arrival:  # taken before the leg, which then starts later
+                        arrival = pause.end + leg
+                    ready = max(arrival, pause.end)
             start = max(ready, visit.opens)
             if start > visit.closes:
                 return None
@@ -231,10 +228,10 @@ class _Greedy:
         raise AssertionError("the way home always ends the walk")
 
 
-def _break_start(
+def _break_in_gap(
     rule: Break, free: int, leg: int, opens: int, last_chance: bool
-) -> int | None:
-    """When to start the break in the gap before the next leg, or None to leave it for later.
+) -> Stop | None:
+    """The break in the gap before the next leg, or None to leave it for a later gap.
 
     The technician can pause right before the leg (where they are, from ``free``)
     or on arrival (while waiting for the stop to open). The break goes into the
@@ -244,16 +241,16 @@ def _break_start(
     window = rule.window
     before = max(free, window.start)
     on_arrival = max(free + leg, window.start)
-    options = []  # (when the next stop could start, break start)
+    options = []  # (when the next stop could start, break start, where it is reached)
     if before <= window.end:
-        options.append((before + rule.duration + leg, before))
+        options.append((before + rule.duration + leg, before, free))
     if on_arrival <= window.end:
-        options.append((on_arrival + rule.duration, on_arrival))
+        options.append((on_arrival + rule.duration, on_arrival, free + leg))
     if not options:
         return None
-    ready, start = min(options)
+    ready, start, reached = min(options)
     if last_chance or ready <= opens or window.start <= free:
-        return start
+        return Stop(StopKind.BREAK, "", reached, start, start + rule.duration)
     return None
 
 
