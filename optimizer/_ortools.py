@@ -74,11 +74,15 @@ def improve(
     _add_sla(time_dimension, manager, net, sub)
     if progress is not None:
         _report_progress(model, net, sub, progress)
-    initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
-    if initial is None:
-        return None
-    _place_breaks(initial, breaks, sub.break_starts)
-    found = model.SolveFromAssignmentWithParameters(initial, _search_parameters(time_limit_s))
+    parameters = _search_parameters(time_limit_s)
+    if any(sub.routes):
+        initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
+        if initial is None:
+            return None
+        _place_breaks(initial, breaks, sub.break_starts)
+        found = model.SolveFromAssignmentWithParameters(initial, parameters)
+    else:
+        found = model.SolveWithParameters(parameters)
     if found is None:
         return None
     return _extract(model, manager, nodes, found)
