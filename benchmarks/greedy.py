@@ -218,8 +218,13 @@ class _Greedy:
                 return None
             if visit is way_home:
                 return _Walk(
-                    stops, tail, here, time, taken,
-                    travel - int(matrix[route.node, home]), start,
+                    stops,
+                    tail,
+                    here,
+                    time,
+                    taken,
+                    travel - int(matrix[route.node, home]),
+                    start,
                 )
             assert visit.kind is not None
             end = start + visit.service
@@ -228,9 +233,7 @@ class _Greedy:
         raise AssertionError("the way home always ends the walk")
 
 
-def _break_in_gap(
-    rule: Break, free: int, leg: int, opens: int, last_chance: bool
-) -> Stop | None:
+def _break_in_gap(rule: Break, free: int, leg: int, opens: int, last_chance: bool) -> Stop | None:
     """The break in the gap before the next leg, or None to leave it for a later gap.
 
     The technician can pause right before the leg (where they are, from ``free``)

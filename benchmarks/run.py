@@ -109,11 +109,21 @@ def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
 
 def run_in_subprocess(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
     print(f"  {solver} on {path.stem} ...", file=sys.stderr, flush=True)
-    command = [sys.executable, __file__, "--worker", solver, str(path),
-               "--time-limit", str(time_limit_s)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        solver,
+        str(path),
+        "--time-limit",
+        str(time_limit_s),
+    ]
     try:
         done = subprocess.run(
-            command, check=False, capture_output=True, text=True,
+            command,
+            check=False,
+            capture_output=True,
+            text=True,
             timeout=10 * time_limit_s + 300,
         )
     except subprocess.TimeoutExpired:
@@ -142,10 +152,14 @@ def _verdict(result: dict[str, Any]) -> str:
 
 
 def print_days(results: dict[str, dict[str, dict[str, Any]]], time_limit_s: float) -> None:
-    print(f"\nField-service days, time limit {time_limit_s:g} s "
-          "(score from optimizer.check, lower is better)")
-    header = (f"{'day':<20}{'solver':<8}{'score':>10}  {'served':<38}{'travel':>8}"
-              f"{'late':>7}{'wall s':>8}{'first s':>8}{'MiB':>6}  check")
+    print(
+        f"\nField-service days, time limit {time_limit_s:g} s "
+        "(score from optimizer.check, lower is better)"
+    )
+    header = (
+        f"{'day':<20}{'solver':<8}{'score':>10}  {'served':<38}{'travel':>8}"
+        f"{'late':>7}{'wall s':>8}{'first s':>8}{'MiB':>6}  check"
+    )
     print(header)
     print("-" * len(header))
     for day, by_solver in results.items():
@@ -154,9 +168,11 @@ def print_days(results: dict[str, dict[str, dict[str, Any]]], time_limit_s: floa
             if r["error"]:
                 print(f"{name:<20}{solver:<8}{r['error']}")
                 continue
-            print(f"{name:<20}{solver:<8}{_num(r['score']):>10}  {_served(r):<38}"
-                  f"{_num(r['travel']):>8}{_num(r['late']):>7}{_num(r['wall_s'], 1):>8}"
-                  f"{_num(r['first_s'], 2):>8}{_num(r['peak_mib']):>6}  {_verdict(r)}")
+            print(
+                f"{name:<20}{solver:<8}{_num(r['score']):>10}  {_served(r):<38}"
+                f"{_num(r['travel']):>8}{_num(r['late']):>7}{_num(r['wall_s'], 1):>8}"
+                f"{_num(r['first_s'], 2):>8}{_num(r['peak_mib']):>6}  {_verdict(r)}"
+            )
         comparison = _comparison(by_solver)
         if comparison:
             print("    " + comparison)
@@ -172,8 +188,10 @@ def _comparison(by_solver: dict[str, dict[str, Any]]) -> str:
     if ours and greedy:
         change = 100 * (ours["travel"] / greedy["travel"] - 1)
         parts.append(f"travel ours vs greedy {change:+.1f}%")
-        parts.append(f"weighted served ours {ours['weighted_served']:,} "
-                     f"vs greedy {greedy['weighted_served']:,}")
+        parts.append(
+            f"weighted served ours {ours['weighted_served']:,} "
+            f"vs greedy {greedy['weighted_served']:,}"
+        )
     return " | ".join(parts)
 
 
@@ -185,10 +203,14 @@ def solomon_class(name: str) -> str:
 def print_solomon(
     results: dict[str, dict[str, dict[str, Any]]], bks: dict[str, float], time_limit_s: float
 ) -> None:
-    print(f"\nSolomon, time limit {time_limit_s:g} s "
-          "(exact distance; gap to distonly_distance of bks.csv)")
-    header = (f"{'instance':<10}{'solver':<8}{'distance':>10}{'best':>10}{'gap %':>8}"
-              f"{'vehicles':>9}{'wall s':>8}  feasible")
+    print(
+        f"\nSolomon, time limit {time_limit_s:g} s "
+        "(exact distance; gap to distonly_distance of bks.csv)"
+    )
+    header = (
+        f"{'instance':<10}{'solver':<8}{'distance':>10}{'best':>10}{'gap %':>8}"
+        f"{'vehicles':>9}{'wall s':>8}  feasible"
+    )
     print(header)
     print("-" * len(header))
     # (class, solver) -> (gap, vehicles) of each plan that serves everyone and is valid
@@ -207,16 +229,22 @@ def print_solomon(
                 key = (solomon_class(name), solver)
                 feasible_runs.setdefault(key, []).append((gap, r["vehicles"]))
             verdict = "yes" if feasible else ("not all served" if r["feasible"] else _verdict(r))
-            print(f"{label:<10}{solver:<8}{_num(r['travel'], 2):>10}{_num(best, 2):>10}"
-                  f"{_num(gap, 2):>8}{r['vehicles']:>9}{r['wall_s']:>8.1f}  {verdict}")
+            print(
+                f"{label:<10}{solver:<8}{_num(r['travel'], 2):>10}{_num(best, 2):>10}"
+                f"{_num(gap, 2):>8}{r['vehicles']:>9}{r['wall_s']:>8.1f}  {verdict}"
+            )
     print("\nAverages over feasible plans: gap %, vehicles (number of instances)")
     solvers = sorted({s for _, s in feasible_runs}, key=SOLVERS.index)
     classes = sorted({c for c, _ in feasible_runs})
     for row in [*classes, "all"]:
         cells = []
         for solver in solvers:
-            runs = [run for (c, s), rs in feasible_runs.items() for run in rs
-                    if s == solver and row in (c, "all")]
+            runs = [
+                run
+                for (c, s), rs in feasible_runs.items()
+                for run in rs
+                if s == solver and row in (c, "all")
+            ]
             gap = statistics.mean(g for g, _ in runs) if runs else None
             vehicles = statistics.mean(v for _, v in runs) if runs else None
             cells.append(f"{solver} {_num(gap, 2):>6}% {_num(vehicles, 1):>4} ({len(runs)})")
@@ -225,18 +253,29 @@ def print_solomon(
 
 def read_bks(path: Path) -> dict[str, float]:
     with path.open(newline="") as handle:
-        return {row["instance"]: float(row["distonly_distance"])
-                for row in csv.DictReader(handle) if row["distonly_distance"]}
+        return {
+            row["instance"]: float(row["distonly_distance"])
+            for row in csv.DictReader(handle)
+            if row["distonly_distance"]
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds per solve")
     parser.add_argument("--data", type=Path, default=DATA, help="the shared benchmarks folder")
-    parser.add_argument("--days", nargs="*", default=None,
-                        help="day names or files (default: every day; none given: skip)")
-    parser.add_argument("--solomon", nargs="*", default=["C1*", "R1*", "RC1*"],
-                        help="instance name globs (none given: skip)")
+    parser.add_argument(
+        "--days",
+        nargs="*",
+        default=None,
+        help="day names or files (default: every day; none given: skip)",
+    )
+    parser.add_argument(
+        "--solomon",
+        nargs="*",
+        default=["C1*", "R1*", "RC1*"],
+        help="instance name globs (none given: skip)",
+    )
     parser.add_argument("--only", default=",".join(SOLVERS), help="solvers, comma-separated")
     parser.add_argument("--worker", nargs=2, metavar=("SOLVER", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -248,19 +287,29 @@ def main(argv: list[str] | None = None) -> None:
     if args.days is None:
         days = sorted((args.data / "fieldservice").glob("*.json"), key=lambda p: p.stat().st_size)
     else:
-        days = [Path(d) if d.endswith(".json") else args.data / "fieldservice" / f"{d}.json"
-                for d in args.days]
-    solomon = sorted({p for pattern in args.solomon
-                      for p in (args.data / "solomon").glob(f"{pattern.removesuffix('.txt')}.txt")})
-    day_results = {day.stem: {s: run_in_subprocess(s, day, args.time_limit) for s in solvers}
-                   for day in days}
+        days = [
+            Path(d) if d.endswith(".json") else args.data / "fieldservice" / f"{d}.json"
+            for d in args.days
+        ]
+    solomon = sorted(
+        {
+            p
+            for pattern in args.solomon
+            for p in (args.data / "solomon").glob(f"{pattern.removesuffix('.txt')}.txt")
+        }
+    )
+    day_results = {
+        day.stem: {s: run_in_subprocess(s, day, args.time_limit) for s in solvers} for day in days
+    }
     if day_results:
         print_days(day_results, args.time_limit)
-    solomon_results = {p.stem: {s: run_in_subprocess(s, p, args.time_limit) for s in solvers}
-                       for p in solomon}
+    solomon_results = {
+        p.stem: {s: run_in_subprocess(s, p, args.time_limit) for s in solvers} for p in solomon
+    }
     if solomon_results:
-        print_solomon(solomon_results, read_bks(args.data / "solomon" / "bks.csv"),
-                      args.time_limit)
+        print_solomon(
+            solomon_results, read_bks(args.data / "solomon" / "bks.csv"), args.time_limit
+        )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,9 @@ def _changes(obj: Any, action: str) -> dict[str, list[Any]]:
         if action in ("created", "deleted"):
             value = state.attrs[attr.key].loaded_value
             if value is not None and value is not NO_VALUE:
-                changes[attr.key] = [None, _plain(value)] if action == "created" else [_plain(value), None]
+                changes[attr.key] = (
+                    [None, _plain(value)] if action == "created" else [_plain(value), None]
+                )
         elif history.has_changes():
             old = history.deleted[0] if history.deleted else None
             new = history.added[0] if history.added else None

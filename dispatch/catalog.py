@@ -81,7 +81,10 @@ def load_catalog(session: Session, document: Any) -> int:
         catalog = CatalogInput.model_validate(document)
     except ValidationError as exc:
         raise CatalogError(
-            [f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in exc.errors()]
+            [
+                f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}"
+                for e in exc.errors()
+            ]
         ) from None
     existing = {
         item.code: item

@@ -223,9 +223,7 @@ class CachedGeocoder:
         return result
 
 
-def make_geocoder(
-    *, user_agent: str, url: str | None, min_delay_seconds: float
-) -> Geocoder:
+def make_geocoder(*, user_agent: str, url: str | None, min_delay_seconds: float) -> Geocoder:
     """Build a Nominatim geocoder from a configured base URL.
 
     Configuration holds one URL (e.g. ``http://127.0.0.1:8081``) while

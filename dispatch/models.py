@@ -50,7 +50,9 @@ class User(Base):
 class UserRole(Base):
     __tablename__ = "user_roles"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     role: Mapped[Role] = mapped_column(str_enum(Role), primary_key=True)
 
     user: Mapped[User] = relationship(back_populates="roles")
@@ -120,7 +122,9 @@ class SlaTarget(Base):
     __tablename__ = "sla_targets"
     __table_args__ = (
         CheckConstraint("response_minutes > 0", name="positive_response"),
-        CheckConstraint("resolution_minutes >= response_minutes", name="resolution_after_response"),
+        CheckConstraint(
+            "resolution_minutes >= response_minutes", name="resolution_after_response"
+        ),
     )
 
     catalog_item_id: Mapped[int] = mapped_column(
@@ -319,7 +323,9 @@ class JobPart(Base):
     __tablename__ = "job_parts"
     __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
 
-    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
     sku: Mapped[str] = mapped_column(String(40), primary_key=True)
     quantity: Mapped[int]
     position: Mapped[int] = mapped_column(default=0)  # keeps the order the parts were listed in

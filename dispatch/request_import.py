@@ -18,11 +18,30 @@ from dispatch.geocoding import Geocoder
 from dispatch.intake import IntakeError, submit_request
 from dispatch.models import ServiceRequest
 
-REQUESTER_COLUMNS = {"requester_name": "name", "requester_email": "email", "requester_phone": "phone"}
-SITE_COLUMNS = ("address", "latitude", "longitude", "access_notes", "contact_name", "contact_phone")
+REQUESTER_COLUMNS = {
+    "requester_name": "name",
+    "requester_email": "email",
+    "requester_phone": "phone",
+}
+SITE_COLUMNS = (
+    "address",
+    "latitude",
+    "longitude",
+    "access_notes",
+    "contact_name",
+    "contact_phone",
+)
 REQUEST_COLUMNS = (
-    "channel", "customer_name", "catalog_code", "title", "description", "impact", "urgency",
-    "window_start", "window_end", "service_date",
+    "channel",
+    "customer_name",
+    "catalog_code",
+    "title",
+    "description",
+    "impact",
+    "urgency",
+    "window_start",
+    "window_end",
+    "service_date",
 )
 COLUMNS = frozenset(REQUESTER_COLUMNS) | frozenset(SITE_COLUMNS) | frozenset(REQUEST_COLUMNS)
 

@@ -101,8 +101,8 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
     """The day as the optimizer will see it, as a ``fieldops-scenario/1`` document.
 
     It holds every part and warehouse, the active technicians who have a shift that day
-    (not on a day off), and the day's open jobs (``dispatch.days.PLANNABLE_STATUSES``). Clock times are
-    local to the day's time zone.
+    (not on a day off), and the day's open jobs (``dispatch.days.PLANNABLE_STATUSES``).
+    Clock times are local to the day's time zone.
 
     Parameters
     ----------

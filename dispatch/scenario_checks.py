@@ -32,7 +32,6 @@ _CLOCK = re.compile(r"[0-9]{2}:[0-9]{2}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-
 class _Checker:
     """Collects the problems of one document, each prefixed by where it was found."""
 

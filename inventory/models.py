@@ -48,9 +48,7 @@ class StockLocation(InventoryBase):
 
     __tablename__ = "stock_locations"
     __table_args__ = (
-        CheckConstraint(
-            "(kind = 'van') = (technician_id IS NOT NULL)", name="van_has_technician"
-        ),
+        CheckConstraint("(kind = 'van') = (technician_id IS NOT NULL)", name="van_has_technician"),
         CheckConstraint(
             "kind = 'van' OR (latitude IS NOT NULL AND longitude IS NOT NULL"
             " AND opens IS NOT NULL AND closes IS NOT NULL AND opens < closes"

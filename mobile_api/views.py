@@ -37,7 +37,11 @@ def my_jobs() -> Any:
         .options(selectinload(Job.site), selectinload(Job.parts))
         .order_by(Job.planned_start, Job.id)
     )
-    return {"technician": technician.code, "date": day.isoformat(), "jobs": [_job(j) for j in jobs]}
+    return {
+        "technician": technician.code,
+        "date": day.isoformat(),
+        "jobs": [_job(j) for j in jobs],
+    }
 
 
 def _job(job: Job) -> dict[str, Any]:

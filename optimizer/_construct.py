@@ -95,7 +95,9 @@ class RoutesState:
             self.warehouse_left[warehouse] += parts
 
 
-def _pickups_by_warehouse(net: Network, visits: Sequence[int], timing: Timing) -> dict[int, Counter[str]]:
+def _pickups_by_warehouse(
+    net: Network, visits: Sequence[int], timing: Timing
+) -> dict[int, Counter[str]]:
     totals: dict[int, Counter[str]] = {}
     for position, parts in timing.pickups.items():
         warehouse = visits[position] - net.n_jobs
@@ -200,8 +202,9 @@ def _variants(
     called = {v for v in route if not net.is_job(v)}
     warehouses = sorted(
         (w for w in range(net.n_warehouses) if net.warehouse_node(w) not in called),
-        key=lambda w: net.travel[previous, net.warehouse_node(w)]
-        + net.travel[net.warehouse_node(w), job],
+        key=lambda w: (
+            net.travel[previous, net.warehouse_node(w)] + net.travel[net.warehouse_node(w), job]
+        ),
     )
     return [plain] + [
         [*route[:position], net.warehouse_node(w), job, *route[position:]] for w in warehouses

@@ -36,7 +36,9 @@ class Network:
         )
         travel = problem.travel.matrix(points)
         far = 10**12
-        service = [j.service for j in problem.jobs] + [w.pickup_service for w in problem.warehouses]
+        service = [j.service for j in problem.jobs] + [
+            w.pickup_service for w in problem.warehouses
+        ]
         starts = [j.window.start if j.window else -far for j in problem.jobs]
         ends = [j.window.end if j.window else far for j in problem.jobs]
         starts += [w.hours.start for w in problem.warehouses]

@@ -113,7 +113,10 @@ def _number_nodes(net: Network, sub: Subproblem) -> _Nodes:
             ):
                 start = net.start_node(technician)
                 wanted.add(
-                    min(range(net.n_warehouses), key=lambda w: net.travel[start, net.warehouse_node(w)])
+                    min(
+                        range(net.n_warehouses),
+                        key=lambda w: net.travel[start, net.warehouse_node(w)],
+                    )
                 )
             for warehouse in sorted(wanted):
                 pickup[vehicle, warehouse] = len(network_node)
@@ -190,7 +193,9 @@ def _place_breaks(
         initial.SetPerformedValue(interval, 1)
 
 
-def _add_capacity(model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, nodes: _Nodes) -> None:
+def _add_capacity(
+    model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, nodes: _Nodes
+) -> None:
     technicians = [net.problem.technicians[t] for t in sub.vehicles]
     if all(t.capacity is None for t in technicians):
         return
@@ -212,11 +217,15 @@ def _add_parts(
     skus = sorted({sku for job in sub.jobs for sku in problem.jobs[job].parts})
     solver = model.solver()
     for sku in skus:
-        use = [-problem.jobs[v].parts.get(sku, 0) if net.is_job(v) else 0 for v in nodes.network_node]
+        use = [
+            -problem.jobs[v].parts.get(sku, 0) if net.is_job(v) else 0 for v in nodes.network_node
+        ]
         supply = sum(stock.get(sku, 0) for stock in sub.stock)
         vans = [problem.technicians[t].van_stock.get(sku, 0) for t in sub.vehicles]
         name = f"part {sku}"
-        model.AddDimension(model.RegisterUnaryTransitVector(use), supply, max(vans) + supply, False, name)
+        model.AddDimension(
+            model.RegisterUnaryTransitVector(use), supply, max(vans) + supply, False, name
+        )
         dimension = model.GetDimensionOrDie(name)
         for vehicle, van in enumerate(vans):
             dimension.CumulVar(model.Start(vehicle)).SetValue(van)
@@ -236,7 +245,10 @@ def _add_parts(
 
 
 def _restrict_vehicles(
-    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, sub: Subproblem, nodes: _Nodes
+    model: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    sub: Subproblem,
+    nodes: _Nodes,
 ) -> None:
     for node, job in enumerate(sub.jobs):
         vehicles = sub.allowed[job]
@@ -277,7 +289,9 @@ def _add_sla(
             dimension.SetCumulVarSoftUpperBound(manager.NodeToIndex(node), latest_start, weight)
 
 
-def _report_progress(model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, progress: Progress) -> None:
+def _report_progress(
+    model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, progress: Progress
+) -> None:
     began = time.monotonic()
     ticks = net.problem.ticks_per_minute
 

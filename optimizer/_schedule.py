@@ -134,8 +134,16 @@ def _timeline(
         depart = max(depart, starts[0] - int(travel[net.start_node(technician), visits[0]]))
         arrivals[0] = depart + int(travel[net.start_node(technician), visits[0]])
     return Timing(
-        tuple(arrivals), tuple(starts), tuple(ends), depart, return_, break_gap, break_start,
-        total_travel, lateness, {},
+        tuple(arrivals),
+        tuple(starts),
+        tuple(ends),
+        depart,
+        return_,
+        break_gap,
+        break_start,
+        total_travel,
+        lateness,
+        {},
     )
 
 

@@ -212,25 +212,45 @@ class _Checker:
                 if stop.id in self.jobs:
                     served.add(stop.id)
                 else:
-                    self.flag("unknown_job", route.technician, stop.id,
-                              f"{route.technician}'s route visits job {stop.id}, "
-                              "which is not one of the day's jobs.")
+                    self.flag(
+                        "unknown_job",
+                        route.technician,
+                        stop.id,
+                        f"{route.technician}'s route visits job {stop.id}, "
+                        "which is not one of the day's jobs.",
+                    )
         for item in solution.unassigned:
             count[item.job] += 1
             if item.job not in self.jobs:
-                self.flag("unknown_job", None, item.job,
-                          f"Job {item.job} is listed as unassigned but is not one of the day's jobs.")
+                self.flag(
+                    "unknown_job",
+                    None,
+                    item.job,
+                    f"Job {item.job} is listed as unassigned but is not one of the day's jobs.",
+                )
             if not item.reason.strip():
-                self.flag("reason", None, item.job,
-                          f"Job {item.job} is unassigned without a reason the dispatcher can act on.")
+                self.flag(
+                    "reason",
+                    None,
+                    item.job,
+                    f"Job {item.job} is unassigned without a reason the dispatcher can act on.",
+                )
         for job_id, times in count.items():
             if times > 1 and job_id in self.jobs:
-                self.flag("duplicate_job", None, job_id,
-                          f"Job {job_id} appears {times} times in the plan; it must appear once.")
+                self.flag(
+                    "duplicate_job",
+                    None,
+                    job_id,
+                    f"Job {job_id} appears {times} times in the plan; it must appear once.",
+                )
         for job_id in self.jobs:
             if count[job_id] == 0:
-                self.flag("missing_job", None, job_id,
-                          f"Job {job_id} is neither in a route nor listed as unassigned.")
+                self.flag(
+                    "missing_job",
+                    None,
+                    job_id,
+                    f"Job {job_id} is neither in a route nor listed as unassigned.",
+                )
         return served
 
     def _check_technicians(self, solution: Solution) -> None:
@@ -238,12 +258,20 @@ class _Checker:
         routes: dict[str, Route] = {}
         for route in solution.routes:
             if route.technician not in self.technicians:
-                self.flag("unknown_technician", route.technician, None,
-                          f"The plan has a route for {route.technician}, "
-                          "who is not one of the day's technicians.")
+                self.flag(
+                    "unknown_technician",
+                    route.technician,
+                    None,
+                    f"The plan has a route for {route.technician}, "
+                    "who is not one of the day's technicians.",
+                )
             elif route.technician in routes:
-                self.flag("duplicate_route", route.technician, None,
-                          f"The plan has more than one route for {route.technician}.")
+                self.flag(
+                    "duplicate_route",
+                    route.technician,
+                    None,
+                    f"The plan has more than one route for {route.technician}.",
+                )
             else:
                 routes[route.technician] = route
         for technician in self.problem.technicians:
@@ -254,19 +282,27 @@ class _Checker:
             visits = [s for s in route.stops if s.kind != StopKind.BREAK] if route else []
             opening = visits[: len(fixed)]
             if [(s.kind, s.id) for s in opening] != [(StopKind.JOB, job_id) for job_id in fixed]:
-                self.flag("fixed_jobs", technician.id, fixed[0],
-                          f"{technician.id} is already working on {', '.join(fixed)}: the route "
-                          "must start with them, in that order, but it starts with "
-                          f"{', '.join(_stop_name(s) for s in opening) or 'nothing'}.")
+                self.flag(
+                    "fixed_jobs",
+                    technician.id,
+                    fixed[0],
+                    f"{technician.id} is already working on {', '.join(fixed)}: the route "
+                    "must start with them, in that order, but it starts with "
+                    f"{', '.join(_stop_name(s) for s in opening) or 'nothing'}.",
+                )
 
     def _check_warehouse_stock(self) -> None:
         """The day's pickups, summed over all routes, stay within each warehouse's stock."""
         for (warehouse_id, sku), taken in self.pickups.items():
             stock = self.warehouses[warehouse_id].stock[sku]
             if taken > stock:
-                self.flag("warehouse_stock", None, warehouse_id,
-                          f"The plan picks up {taken} of {sku} at {warehouse_id}, "
-                          f"which has only {stock}.")
+                self.flag(
+                    "warehouse_stock",
+                    None,
+                    warehouse_id,
+                    f"The plan picks up {taken} of {sku} at {warehouse_id}, "
+                    f"which has only {stock}.",
+                )
 
     def _report(self, served: set[str]) -> CheckReport:
         unserved = [job for job in self.problem.jobs if job.id not in served]
@@ -292,13 +328,21 @@ class _Checker:
     def _check_route(self, route: Route, technician: Technician) -> None:
         name = technician.id
         if route.depart < technician.shift.start:
-            self.flag("shift", name, None,
-                      f"{name} leaves at {self.clock(route.depart)}, before the shift "
-                      f"starts at {self.clock(technician.shift.start)}.")
+            self.flag(
+                "shift",
+                name,
+                None,
+                f"{name} leaves at {self.clock(route.depart)}, before the shift "
+                f"starts at {self.clock(technician.shift.start)}.",
+            )
         if route.return_ > technician.shift.end:
-            self.flag("shift", name, None,
-                      f"{name} is back at {self.clock(route.return_)}, after the shift "
-                      f"ends at {self.clock(technician.shift.end)}.")
+            self.flag(
+                "shift",
+                name,
+                None,
+                f"{name} is back at {self.clock(route.return_)}, after the shift "
+                f"ends at {self.clock(technician.shift.end)}.",
+            )
         if not route.stops:
             return  # not working today: no travel, no break
         for stop in route.stops:
@@ -315,48 +359,80 @@ class _Checker:
     def _check_stop_times(self, technician: str, stop: Stop) -> None:
         if not stop.arrival <= stop.start <= stop.end:
             where = "break" if stop.kind == StopKind.BREAK else _stop_name(stop)
-            self.flag("timing", technician, stop.id or None,
-                      f"{technician}'s {where}: arrival {self.clock(stop.arrival)}, start "
-                      f"{self.clock(stop.start)} and end {self.clock(stop.end)} "
-                      "must come in that order.")
+            self.flag(
+                "timing",
+                technician,
+                stop.id or None,
+                f"{technician}'s {where}: arrival {self.clock(stop.arrival)}, start "
+                f"{self.clock(stop.start)} and end {self.clock(stop.end)} "
+                "must come in that order.",
+            )
 
     def _check_job(self, technician: Technician, stop: Stop) -> None:
         job = self.jobs[stop.id]
         name = technician.id
         missing = job.skills - technician.skills
         if missing:
-            self.flag("skills", name, job.id,
-                      f"Job {job.id} needs {', '.join(sorted(missing))}, which {name} lacks.")
+            self.flag(
+                "skills",
+                name,
+                job.id,
+                f"Job {job.id} needs {', '.join(sorted(missing))}, which {name} lacks.",
+            )
         if job.pinned_to is not None and job.pinned_to != name:
-            self.flag("pinned", name, job.id,
-                      f"Job {job.id} is promised to {job.pinned_to} but given to {name}.")
+            self.flag(
+                "pinned",
+                name,
+                job.id,
+                f"Job {job.id} is promised to {job.pinned_to} but given to {name}.",
+            )
         if stop.end - stop.start != job.service:
-            self.flag("duration", name, job.id,
-                      f"Job {job.id} takes {self.minutes(job.service)}, but the plan gives it "
-                      f"{self.minutes(stop.end - stop.start)}.")
+            self.flag(
+                "duration",
+                name,
+                job.id,
+                f"Job {job.id} takes {self.minutes(job.service)}, but the plan gives it "
+                f"{self.minutes(stop.end - stop.start)}.",
+            )
         if job.window is not None and stop.start not in job.window:
-            self.flag("window", name, job.id,
-                      f"Work on job {job.id} starts at {self.clock(stop.start)}, outside its "
-                      f"window {self.clock(job.window.start)}-{self.clock(job.window.end)}.")
+            self.flag(
+                "window",
+                name,
+                job.id,
+                f"Work on job {job.id} starts at {self.clock(stop.start)}, outside its "
+                f"window {self.clock(job.window.start)}-{self.clock(job.window.end)}.",
+            )
         if job.sla_due is not None:
             self.late_ticks += max(0, stop.end - job.sla_due)
 
     def _check_warehouse_call(self, technician: str, stop: Stop) -> None:
         warehouse = self.warehouses.get(stop.id)
         if warehouse is None:
-            self.flag("unknown_warehouse", technician, stop.id,
-                      f"{technician}'s route calls at {stop.id}, "
-                      "which is not one of the day's warehouses.")
+            self.flag(
+                "unknown_warehouse",
+                technician,
+                stop.id,
+                f"{technician}'s route calls at {stop.id}, "
+                "which is not one of the day's warehouses.",
+            )
             return
         if stop.end - stop.start != warehouse.pickup_service:
-            self.flag("duration", technician, stop.id,
-                      f"A pickup at {stop.id} takes {self.minutes(warehouse.pickup_service)}, "
-                      f"but the plan gives it {self.minutes(stop.end - stop.start)}.")
+            self.flag(
+                "duration",
+                technician,
+                stop.id,
+                f"A pickup at {stop.id} takes {self.minutes(warehouse.pickup_service)}, "
+                f"but the plan gives it {self.minutes(stop.end - stop.start)}.",
+            )
         if stop.start < warehouse.hours.start or stop.end > warehouse.hours.end:
-            self.flag("warehouse_hours", technician, stop.id,
-                      f"{technician} is at {stop.id} from {self.clock(stop.start)} to "
-                      f"{self.clock(stop.end)}, outside its hours "
-                      f"{self.clock(warehouse.hours.start)}-{self.clock(warehouse.hours.end)}.")
+            self.flag(
+                "warehouse_hours",
+                technician,
+                stop.id,
+                f"{technician} is at {stop.id} from {self.clock(stop.start)} to "
+                f"{self.clock(stop.end)}, outside its hours "
+                f"{self.clock(warehouse.hours.start)}-{self.clock(warehouse.hours.end)}.",
+            )
 
     def _check_break(self, route: Route, technician: Technician) -> None:
         name = technician.id
@@ -364,21 +440,37 @@ class _Checker:
         rule = technician.break_rule
         if rule is None:
             if breaks:
-                self.flag("break", name, None,
-                          f"{name} has no break today, but the plan gives {len(breaks)}.")
+                self.flag(
+                    "break",
+                    name,
+                    None,
+                    f"{name} has no break today, but the plan gives {len(breaks)}.",
+                )
             return
         if len(breaks) != 1:
-            self.flag("break", name, None,
-                      f"{name} must take exactly one break; the plan gives {len(breaks)}.")
+            self.flag(
+                "break",
+                name,
+                None,
+                f"{name} must take exactly one break; the plan gives {len(breaks)}.",
+            )
         for stop in breaks:
             if stop.start not in rule.window:
-                self.flag("break", name, None,
-                          f"{name}'s break starts at {self.clock(stop.start)}, outside "
-                          f"{self.clock(rule.window.start)}-{self.clock(rule.window.end)}.")
+                self.flag(
+                    "break",
+                    name,
+                    None,
+                    f"{name}'s break starts at {self.clock(stop.start)}, outside "
+                    f"{self.clock(rule.window.start)}-{self.clock(rule.window.end)}.",
+                )
             if stop.end - stop.start != rule.duration:
-                self.flag("duration", name, None,
-                          f"{name}'s break lasts {self.minutes(stop.end - stop.start)} "
-                          f"instead of {self.minutes(rule.duration)}.")
+                self.flag(
+                    "duration",
+                    name,
+                    None,
+                    f"{name}'s break lasts {self.minutes(stop.end - stop.start)} "
+                    f"instead of {self.minutes(rule.duration)}.",
+                )
 
     def _check_legs(self, route: Route, technician: Technician) -> None:
         """Each leg leaves time to drive it, and to take any break on the way, within tolerance.
@@ -394,9 +486,13 @@ class _Checker:
         for stop in (*route.stops, None):
             if stop is not None and stop.kind == StopKind.BREAK:
                 if stop.start < free:
-                    self.flag("timing", name, None,
-                              f"{name}'s break starts at {self.clock(stop.start)}, before "
-                              f"{name} is free at {self.clock(free)}.")
+                    self.flag(
+                        "timing",
+                        name,
+                        None,
+                        f"{name}'s break starts at {self.clock(stop.start)}, before "
+                        f"{name} is free at {self.clock(free)}.",
+                    )
                 free, breaks = stop.end, breaks + stop.end - stop.start
                 continue
             if stop is None:
@@ -411,19 +507,31 @@ class _Checker:
             drive = self.travel(here, there)
             self.travel_ticks += drive
             if arrival < left + drive - self.tolerance:
-                self.flag("timing", name, stop_id,
-                          f"{name} reaches {there_name} at {self.clock(arrival)}, but the "
-                          f"{self.minutes(drive)} drive from {here_name} at "
-                          f"{self.clock(left)} ends at {self.clock(left + drive)}.")
+                self.flag(
+                    "timing",
+                    name,
+                    stop_id,
+                    f"{name} reaches {there_name} at {self.clock(arrival)}, but the "
+                    f"{self.minutes(drive)} drive from {here_name} at "
+                    f"{self.clock(left)} ends at {self.clock(left + drive)}.",
+                )
             if start < free:
-                self.flag("timing", name, stop_id,
-                          f"{name} is due at {there_name} at {self.clock(start)}, "
-                          f"before the break ends at {self.clock(free)}.")
+                self.flag(
+                    "timing",
+                    name,
+                    stop_id,
+                    f"{name} is due at {there_name} at {self.clock(start)}, "
+                    f"before the break ends at {self.clock(free)}.",
+                )
             if breaks and start - left < drive + breaks - self.tolerance:
-                self.flag("timing", name, stop_id,
-                          f"Between {here_name} and {there_name}, {name} has "
-                          f"{self.minutes(start - left)} for a {self.minutes(drive)} drive "
-                          f"and a {self.minutes(breaks)} break.")
+                self.flag(
+                    "timing",
+                    name,
+                    stop_id,
+                    f"Between {here_name} and {there_name}, {name} has "
+                    f"{self.minutes(start - left)} for a {self.minutes(drive)} drive "
+                    f"and a {self.minutes(breaks)} break.",
+                )
             if stop is not None:
                 here, here_name, left, free, breaks = there, there_name, stop.end, stop.end, 0
 
@@ -443,13 +551,20 @@ class _Checker:
                 stock = self.warehouses[stop.id].stock
                 for sku, quantity in stop.pickup.items():
                     if sku not in stock:
-                        self.flag("parts", name, stop.id,
-                                  f"{name} picks up {sku} at {stop.id}, "
-                                  "which does not stock that part.")
+                        self.flag(
+                            "parts",
+                            name,
+                            stop.id,
+                            f"{name} picks up {sku} at {stop.id}, which does not stock that part.",
+                        )
                     elif quantity <= 0:
-                        self.flag("parts", name, stop.id,
-                                  f"{name} picks up {quantity} of {sku} at {stop.id}; "
-                                  "a pickup takes at least one.")
+                        self.flag(
+                            "parts",
+                            name,
+                            stop.id,
+                            f"{name} picks up {quantity} of {sku} at {stop.id}; "
+                            "a pickup takes at least one.",
+                        )
                     else:
                         van[sku] += quantity
                         self.pickups[stop.id, sku] += quantity
@@ -457,18 +572,25 @@ class _Checker:
                 for sku, quantity in self.jobs[stop.id].parts.items():
                     van[sku] -= quantity
                     if van[sku] < 0:
-                        self.flag("parts", name, stop.id,
-                                  f"{name}'s van is {-van[sku]} short of {sku} "
-                                  f"for job {stop.id}.")
+                        self.flag(
+                            "parts",
+                            name,
+                            stop.id,
+                            f"{name}'s van is {-van[sku]} short of {sku} for job {stop.id}.",
+                        )
 
     def _check_capacity(self, route: Route, technician: Technician) -> None:
         if technician.capacity is None:
             return
         load = sum(self.jobs[job_id].demand for job_id in route.job_ids if job_id in self.jobs)
         if load > technician.capacity:
-            self.flag("capacity", technician.id, None,
-                      f"{technician.id}'s route carries {load}, "
-                      f"more than the capacity of {technician.capacity}.")
+            self.flag(
+                "capacity",
+                technician.id,
+                None,
+                f"{technician.id}'s route carries {load}, "
+                f"more than the capacity of {technician.capacity}.",
+            )
 
 
 class _PlanReader:
@@ -495,12 +617,18 @@ class _PlanReader:
         if document.get("format") != PLAN_FORMAT:
             self.fail("format", f"must be {PLAN_FORMAT!r}, got {document.get('format')!r}")
         if document.get("scenario") != self.problem.name:
-            self.fail("scenario", f"the plan is for {document.get('scenario')!r}, "
-                                  f"not for {self.problem.name!r}")
-        routes = [self._route(f"routes[{i}]", item)
-                  for i, item in enumerate(self._list(document, "routes"))]
-        unassigned = [self._unassigned(f"unassigned[{i}]", item)
-                      for i, item in enumerate(self._list(document, "unassigned"))]
+            self.fail(
+                "scenario",
+                f"the plan is for {document.get('scenario')!r}, not for {self.problem.name!r}",
+            )
+        routes = [
+            self._route(f"routes[{i}]", item)
+            for i, item in enumerate(self._list(document, "routes"))
+        ]
+        unassigned = [
+            self._unassigned(f"unassigned[{i}]", item)
+            for i, item in enumerate(self._list(document, "unassigned"))
+        ]
         if self.violations:
             return None
         return Solution(
@@ -570,8 +698,9 @@ class _PlanReader:
         try:
             kind = StopKind(item.get("type"))
         except ValueError:
-            self.fail(f"{where}.type", f"must be one of {', '.join(StopKind)}, "
-                                       f"got {item.get('type')!r}")
+            self.fail(
+                f"{where}.type", f"must be one of {', '.join(StopKind)}, got {item.get('type')!r}"
+            )
             return None
         ident = ""
         if kind != StopKind.BREAK:
@@ -619,7 +748,8 @@ class _PlanReader:
             # a missing code stands in as NOT_ENOUGH_TIME just to build the Unassigned.
             code = Reason(item.get("code", Reason.NOT_ENOUGH_TIME))
         except ValueError:
-            self.fail(f"{where}.code", f"must be one of {', '.join(Reason)}, "
-                                       f"got {item.get('code')!r}")
+            self.fail(
+                f"{where}.code", f"must be one of {', '.join(Reason)}, got {item.get('code')!r}"
+            )
             return None
         return Unassigned(job_id, code, reason)

@@ -20,7 +20,7 @@ from optimizer.solution import Reason, Unassigned
 
 @dataclass(frozen=True)
 class Eligibility:
-    """``allowed[j]``: indices of technicians eligible for job ``j``; ``excluded``: the rest, with reasons."""
+    """``allowed[j]``: technicians (indices) eligible for job ``j``; ``excluded``: why not."""
 
     allowed: tuple[tuple[int, ...], ...]
     excluded: Mapping[int, Unassigned]
@@ -69,12 +69,14 @@ def _why(net: Network, job: Job, skilled: list[int], timely: list[int]) -> Unass
         missing = sorted(job.skills - pinned.skills)
         if missing:
             return Unassigned(
-                job.id, Reason.PINNED_TECHNICIAN_UNAVAILABLE,
+                job.id,
+                Reason.PINNED_TECHNICIAN_UNAVAILABLE,
                 f"pinned technician {pinned.id} lacks skill {_names(missing)}",
             )
         if not timely:
             return Unassigned(
-                job.id, Reason.PINNED_TECHNICIAN_UNAVAILABLE,
+                job.id,
+                Reason.PINNED_TECHNICIAN_UNAVAILABLE,
                 f"pinned technician {pinned.id} is not working when the job can be done",
             )
     if not skilled:
@@ -85,16 +87,20 @@ def _why(net: Network, job: Job, skilled: list[int], timely: list[int]) -> Unass
                 job.id, Reason.NO_SKILLED_TECHNICIAN, f"no technician has skill {_names(missing)}"
             )
         return Unassigned(
-            job.id, Reason.NO_SKILLED_TECHNICIAN,
+            job.id,
+            Reason.NO_SKILLED_TECHNICIAN,
             f"no technician has all of the skills {_names(sorted(job.skills))}",
         )
     if not timely:
         if job.demand and all(
             t.capacity is not None and t.capacity < job.demand for t in technicians
         ):
-            return Unassigned(job.id, Reason.CAPACITY, f"demand {job.demand} exceeds every capacity")
+            return Unassigned(
+                job.id, Reason.CAPACITY, f"demand {job.demand} exceeds every capacity"
+            )
         return Unassigned(
-            job.id, Reason.WINDOW_OUTSIDE_SHIFTS,
+            job.id,
+            Reason.WINDOW_OUTSIDE_SHIFTS,
             "the job cannot fit inside the shift of any technician with the skills"
             + (" (its window is outside their working hours)" if job.window else ""),
         )
@@ -103,11 +109,13 @@ def _why(net: Network, job: Job, skilled: list[int], timely: list[int]) -> Unass
         in_warehouses = max((w.stock.get(sku, 0) for w in problem.warehouses), default=0)
         if in_vans < quantity and in_warehouses < quantity:
             return Unassigned(
-                job.id, Reason.PARTS_UNAVAILABLE,
+                job.id,
+                Reason.PARTS_UNAVAILABLE,
                 f"part {sku} (x{quantity}) is in no qualified van and no warehouse",
             )
     return Unassigned(
-        job.id, Reason.PARTS_UNAVAILABLE,
+        job.id,
+        Reason.PARTS_UNAVAILABLE,
         "no qualified technician has the parts and can fetch them from a warehouse in time",
     )
 

@@ -119,8 +119,11 @@ def plan_document(problem: Problem, solution: Solution) -> dict[str, Any]:
             entry: dict[str, Any] = {"type": stop.kind.value}
             if stop.kind != StopKind.BREAK:
                 entry["id"] = stop.id
-            entry |= {"arrival": to_time(stop.arrival), "start": to_time(stop.start),
-                      "end": to_time(stop.end)}
+            entry |= {
+                "arrival": to_time(stop.arrival),
+                "start": to_time(stop.start),
+                "end": to_time(stop.end),
+            }
             if stop.kind == StopKind.WAREHOUSE:
                 entry["pickup"] = dict(stop.pickup)
             stops.append(entry)
@@ -177,8 +180,12 @@ class _ScenarioReader:
         self.zone = self._zone(doc.get("timezone"))
         travel = self._travel(doc.get("travel"))
         skus = {p.get("sku") for p in self._list(doc, "parts") if isinstance(p, dict)}
-        warehouses = [self._warehouse(i, w, skus) for i, w in enumerate(self._list(doc, "warehouses"))]
-        technicians = [self._technician(i, t, skus) for i, t in enumerate(self._list(doc, "technicians"))]
+        warehouses = [
+            self._warehouse(i, w, skus) for i, w in enumerate(self._list(doc, "warehouses"))
+        ]
+        technicians = [
+            self._technician(i, t, skus) for i, t in enumerate(self._list(doc, "technicians"))
+        ]
         known = {t.id for t in technicians if t is not None}
         jobs = [self._job(i, j, skus, known) for i, j in enumerate(self._list(doc, "jobs"))]
         if self.problems or travel is None:
@@ -359,7 +366,10 @@ class _ScenarioReader:
         try:
             priority = Priority(item.get("priority"))
         except ValueError:
-            self.fail(f"{where}.priority", f"must be one of {', '.join(Priority)}, got {item.get('priority')!r}")
+            self.fail(
+                f"{where}.priority",
+                f"must be one of {', '.join(Priority)}, got {item.get('priority')!r}",
+            )
             priority = None
         window = None
         if item.get("window") is not None:

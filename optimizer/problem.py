@@ -61,7 +61,9 @@ class TimeWindow:
 
     def __post_init__(self) -> None:
         if self.start > self.end:
-            raise InvalidProblem([f"time window ends ({self.end}) before it starts ({self.start})"])
+            raise InvalidProblem(
+                [f"time window ends ({self.end}) before it starts ({self.start})"]
+            )
 
     def __contains__(self, tick: int) -> bool:
         return self.start <= tick <= self.end

@@ -64,20 +64,23 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             break
-        budget = remaining / group.share
+        # Only a group holding every technician sees the whole plan's score.
         whole_day = len(group.vehicles) == len(problem.technicians)
-
-        def relay(score: float, served: int, _elapsed: float) -> None:
-            # Only a group holding every technician sees the whole plan's score.
-            if params.on_progress is not None and whole_day:
-                params.on_progress(score, served, time.monotonic() - began)
-
+        relay = _relay(params, began) if whole_day else None
         sub = _subproblem(net, allowed, state, group.vehicles)
-        routes = improve(net, sub, time_limit_s=budget, progress=relay)
+        routes = improve(net, sub, time_limit_s=remaining / group.share, progress=relay)
         if routes is not None:
             _adopt(net, allowed, state, group.vehicles, routes)
             _report(params, net, state, began)
     return _solution(net, allowed, state)
+
+
+def _relay(params: SolveParams, began: float) -> ProgressCallback | None:
+    """Pass OR-Tools' progress on, timed from the start of ``solve``."""
+    callback = params.on_progress
+    if callback is None:
+        return None
+    return lambda score, served, _elapsed: callback(score, served, time.monotonic() - began)
 
 
 def _report(params: SolveParams, net: Network, state: RoutesState, began: float) -> None:
@@ -142,7 +145,8 @@ def _subproblem(
     assigned = state.assigned()
     jobs = [v for t in vehicles for v in state.routes[t] if net.is_job(v)]
     jobs += [
-        j for j in range(net.n_jobs)
+        j
+        for j in range(net.n_jobs)
         if j not in assigned and any(t in local for t in allowed.allowed[j])
     ]
     stock = [Counter(left) for left in state.warehouse_left]
@@ -265,8 +269,12 @@ def _route(net: Network, technician: int, visits: list[int], timing: Timing) -> 
             kind, ident = StopKind.WAREHOUSE, problem.warehouses[node - net.n_jobs].id
         stops.append(
             Stop(
-                kind, ident, timing.arrivals[position], timing.starts[position],
-                timing.ends[position], timing.pickups.get(position, {}),
+                kind,
+                ident,
+                timing.arrivals[position],
+                timing.starts[position],
+                timing.ends[position],
+                timing.pickups.get(position, {}),
             )
         )
     if timing.break_gap == len(visits):
@@ -281,7 +289,9 @@ def _break_stop(net: Network, technician: int, timing: Timing) -> Stop:
     return Stop(StopKind.BREAK, "", start, start, start + rule.duration)
 
 
-def _dropped_reason(net: Network, allowed: Eligibility, state: RoutesState, job: int) -> Unassigned:
+def _dropped_reason(
+    net: Network, allowed: Eligibility, state: RoutesState, job: int
+) -> Unassigned:
     """Why an eligible job was left out: the time of everyone who could do it is taken."""
     problem = net.problem
     rank = PRIORITY_RANK[problem.jobs[job].priority]
@@ -294,7 +304,9 @@ def _dropped_reason(net: Network, allowed: Eligibility, state: RoutesState, job:
     )
     who = f"the {len(eligible)} technician(s) who could do it"
     if busier:
-        message = f"not enough time: {who} are booked, {busier} job(s) of higher priority displace it"
+        message = (
+            f"not enough time: {who} are booked, {busier} job(s) of higher priority displace it"
+        )
     else:
         message = f"not enough time: {who} have no room for it at the hours it can be done"
     return Unassigned(problem.jobs[job].id, Reason.NOT_ENOUGH_TIME, message)

@@ -50,7 +50,9 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
             if g.user is None:
                 if api:
                     return problem_response(
-                        401, "Unauthorized", "sign in or send HTTP Basic credentials",
+                        401,
+                        "Unauthorized",
+                        "sign in or send HTTP Basic credentials",
                         headers={"WWW-Authenticate": 'Basic realm="fieldops"'},
                     )
                 return redirect(url_for("auth.login", next=request.full_path))
@@ -69,7 +71,9 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
 def login() -> Any:
     """Sign in with username and password."""
     if request.method == "POST":
-        user = authenticate(g.db, request.form.get("username", ""), request.form.get("password", ""))
+        user = authenticate(
+            g.db, request.form.get("username", ""), request.form.get("password", "")
+        )
         if user is None:
             flash("Wrong username or password.")
             return render_template("login.html"), 401

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -32,6 +33,10 @@ from dispatch.request_import import CsvImportError, import_requests
 from dispatch.scenario import ScenarioError, export_scenario, import_scenario
 from dispatch.schema import upgrade
 from dispatch.users import AccountError, create_user
+from optimizer import InvalidProblem, Priority
+from optimizer.check import check
+from optimizer.io import plan_document, read_problem
+from optimizer.solve import SolveParams, solve
 from web.app import ENGINE_KEY, SESSIONS_KEY, create_app, instance_path
 from web.requests import GEOCODER_KEY
 
@@ -113,7 +118,9 @@ def import_scenario_command(ctx: click.Context, file: Path) -> None:
         with _transaction(ctx) as session:
             summary = import_scenario(session, data)
     except ScenarioError as exc:
-        raise InputError(f"{file} is not a valid scenario:\n  " + "\n  ".join(exc.problems))
+        raise InputError(
+            f"{file} is not a valid scenario:\n  " + "\n  ".join(exc.problems)
+        ) from None
     click.echo(
         f"Imported {data['name']} for {data['date']}: {summary.technicians} technicians, "
         f"{summary.jobs} jobs, {summary.parts} parts, {summary.warehouses} warehouses."
@@ -150,7 +157,9 @@ def import_catalog_command(ctx: click.Context, file: Path) -> None:
         with _transaction(ctx) as session:
             count = load_catalog(session, document)
     except CatalogError as exc:
-        raise InputError(f"{file} is not a valid catalog:\n  " + "\n  ".join(exc.problems))
+        raise InputError(
+            f"{file} is not a valid catalog:\n  " + "\n  ".join(exc.problems)
+        ) from None
     click.echo(f"Catalog holds {count} items from {file}.")
 
 
@@ -170,8 +179,55 @@ def import_requests_command(ctx: click.Context, file: Path) -> None:
     except UnicodeDecodeError:
         raise InputError(f"{file} is not UTF-8 text") from None
     except CsvImportError as exc:
-        raise InputError(f"{file} was not imported:\n  " + "\n  ".join(exc.problems))
+        raise InputError(f"{file} was not imported:\n  " + "\n  ".join(exc.problems)) from None
     click.echo(f"Recorded {len(created)} requests: {', '.join(r.reference for r in created)}")
+
+
+@cli.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds the optimizer may search.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan (fieldops-plan/1) here.",
+)
+def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
+    """Plan a fieldops-scenario/1 day or a Solomon instance and print the figures."""
+    try:
+        problem = read_problem(file)
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except (InvalidProblem, ValueError) as exc:
+        problems = exc.problems if isinstance(exc, InvalidProblem) else [str(exc)]
+        raise InputError(f"{file} is not a valid problem:\n  " + "\n  ".join(problems)) from None
+    started = time.monotonic()
+    solution = solve(problem, SolveParams(time_limit_s=time_limit))
+    elapsed = time.monotonic() - started
+    report = check(problem, solution)
+    click.echo(
+        f"{problem.name}: {len(problem.jobs)} jobs, {len(problem.technicians)} technicians,"
+        f" planned in {elapsed:.1f} s"
+    )
+    for priority in Priority:
+        total = report.served[priority] + report.unserved[priority]
+        if total:
+            click.echo(f"  {priority.value:<9} served {report.served[priority]:>5} of {total}")
+    click.echo(f"  travel {report.travel_minutes:,.1f} min, late {report.late_minutes:,.1f} min")
+    if not report.feasible:
+        for violation in report.violations[:10]:
+            click.echo(f"  violation [{violation.cause}] {violation.message}", err=True)
+        raise click.ClickException("the plan breaks a hard rule (a bug: please report it)")
+    click.echo(f"  score {report.score:,.1f}")
+    if output is not None:
+        output.write_text(json.dumps(plan_document(problem, solution), indent=1) + "\n")
+        click.echo(f"Wrote the plan to {output}.")
 
 
 @cli.command("create-user")

@@ -94,7 +94,14 @@ def _submit(submission: dict[str, Any], channel: Channel) -> ServiceRequest:
 
 def _form_submission(form: Any) -> dict[str, Any]:
     """The form's flat fields in the nested shape intake expects."""
-    site_fields = ("address", "latitude", "longitude", "access_notes", "contact_name", "contact_phone")
+    site_fields = (
+        "address",
+        "latitude",
+        "longitude",
+        "access_notes",
+        "contact_name",
+        "contact_phone",
+    )
     return {
         "requester": {
             "name": form.get("requester_name", ""),
@@ -104,7 +111,14 @@ def _form_submission(form: Any) -> dict[str, Any]:
         "site": {name: form.get(name) for name in site_fields if form.get(name) is not None},
         **{
             name: form.get(name)
-            for name in ("customer_name", "catalog_code", "title", "description", "impact", "urgency")
+            for name in (
+                "customer_name",
+                "catalog_code",
+                "title",
+                "description",
+                "impact",
+                "urgency",
+            )
             if form.get(name) is not None
         },
     }
