@@ -52,11 +52,13 @@ def _fits_alone(net: Network, technician: int, job: int, *, with_parts: bool) ->
         return True
     if not with_parts:
         return False
-    parts = net.problem.jobs[job].parts
     for w, warehouse in enumerate(net.problem.warehouses):
-        if all(warehouse.stock.get(sku, 0) >= qty for sku, qty in parts.items()):
-            if evaluate(net, technician, [net.warehouse_node(w), job]) is not None:
-                return True
+        # The call picks up only what the van lacks; the warehouse must have that much.
+        timing = evaluate(net, technician, [net.warehouse_node(w), job])
+        if timing is not None and all(
+            warehouse.stock.get(sku, 0) >= quantity for sku, quantity in timing.pickups[0].items()
+        ):
+            return True
     return False
 
 
@@ -104,14 +106,17 @@ def _why(net: Network, job: Job, skilled: list[int], timely: list[int]) -> Unass
             "the job cannot fit inside the shift of any technician with the skills"
             + (" (its window is outside their working hours)" if job.window else ""),
         )
+    in_warehouses = {
+        sku: max((w.stock.get(sku, 0) for w in problem.warehouses), default=0) for sku in job.parts
+    }
     for sku, quantity in job.parts.items():
-        in_vans = max((technicians[t].van_stock.get(sku, 0) for t in timely), default=0)
-        in_warehouses = max((w.stock.get(sku, 0) for w in problem.warehouses), default=0)
-        if in_vans < quantity and in_warehouses < quantity:
+        # Van and one warehouse call together: the most any qualified technician could have.
+        most = max((technicians[t].van_stock.get(sku, 0) for t in timely), default=0)
+        if most + in_warehouses[sku] < quantity:
             return Unassigned(
                 job.id,
                 Reason.PARTS_UNAVAILABLE,
-                f"part {sku} (x{quantity}) is in no qualified van and no warehouse",
+                f"part {sku} (x{quantity}): not that many in any qualified van and warehouse",
             )
     return Unassigned(
         job.id,

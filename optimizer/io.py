@@ -35,10 +35,19 @@ _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def read_problem(path: str | Path) -> Problem:
-    """A scenario (``.json``) or a Solomon instance (any other file), by content."""
+    """A scenario (JSON) or a Solomon instance (text), told apart by content.
+
+    Raises
+    ------
+    InvalidProblem
+        The file is neither, or breaks a rule of its format.
+    """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("{"):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidProblem([f"{path.name}: not a text file"]) from None
+    if text.lstrip()[:1] in ("{", "["):
         import json
 
         try:
@@ -73,7 +82,15 @@ def solomon_problem(path: str | Path) -> Problem:
     """
     import vrplib
 
-    data = vrplib.read_instance(str(path), instance_format="solomon")
+    try:
+        data = vrplib.read_instance(str(path), instance_format="solomon")
+    except Exception as exc:  # vrplib raises bare RuntimeError/ValueError/IndexError on bad text
+        raise InvalidProblem(
+            [
+                f"{Path(path).name}: neither a fieldops-scenario/1 document nor a Solomon instance"
+                f" ({exc.__class__.__name__}: {exc})"
+            ]
+        ) from None
     scale = SOLOMON_TICKS_PER_UNIT
     coords = data["node_coord"]
     windows = data["time_window"]

@@ -53,39 +53,63 @@ class SolveParams:
 def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     """Plan ``problem``; every job ends up in a route or unassigned with a reason."""
     params = params or SolveParams()
-    began = time.monotonic()
+    progress = _Progress(params.on_progress)
     net = Network.build(problem)
     allowed = eligibility(net)
     state = _start_state(net, allowed, params.initial)
     construct(net, allowed, state)
-    _report(params, net, state, began)
-    deadline = began + params.time_limit_s
+    progress.report(_score(net, state), len(state.assigned()))
+    deadline = progress.began + params.time_limit_s
     for group in _groups(net, state, deadline):
         remaining = deadline - time.monotonic()
         if remaining <= 0.05:
             break
-        # Only a group holding every technician sees the whole plan's score.
-        whole_day = len(group.vehicles) == len(problem.technicians)
-        relay = _relay(params, began) if whole_day else None
         sub = _subproblem(net, allowed, state, group.vehicles)
+        relay = progress.relay(_outside_score(net, state, sub)) if progress.wanted else None
         routes = improve(net, sub, time_limit_s=remaining / group.share, progress=relay)
         if routes is not None:
             _adopt(net, allowed, state, group.vehicles, routes)
-            _report(params, net, state, began)
+            progress.report(_score(net, state), len(state.assigned()))
     return _solution(net, allowed, state)
 
 
-def _relay(params: SolveParams, began: float) -> ProgressCallback | None:
-    """Pass OR-Tools' progress on, timed from the start of ``solve``."""
-    callback = params.on_progress
-    if callback is None:
-        return None
-    return lambda score, served, _elapsed: callback(score, served, time.monotonic() - began)
+class _Progress:
+    """Tells the caller each time the best score improves, timed from the start of solve."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.began = time.monotonic()
+        self.best = math.inf
+
+    @property
+    def wanted(self) -> bool:
+        return self.callback is not None
+
+    def report(self, score: float, served: int) -> None:
+        if self.callback is not None and score < self.best:
+            self.best = score
+            self.callback(score, served, time.monotonic() - self.began)
+
+    def relay(self, outside: tuple[float, int]) -> Callable[[float, int, float], None]:
+        """OR-Tools' progress on a subproblem, completed with the rest of the plan."""
+        score, served = outside
+        return lambda part, part_served, _elapsed: self.report(score + part, served + part_served)
 
 
-def _report(params: SolveParams, net: Network, state: RoutesState, began: float) -> None:
-    if params.on_progress is not None:
-        params.on_progress(_score(net, state), len(state.assigned()), time.monotonic() - began)
+def _outside_score(net: Network, state: RoutesState, sub: Subproblem) -> tuple[float, int]:
+    """Score and jobs served of everything a subproblem leaves out."""
+    problem = net.problem
+    inside = set(sub.vehicles)
+    in_sub = set(sub.jobs)
+    cost = sum(state.cost(t) for t in range(len(problem.technicians)) if t not in inside)
+    served = {v for t, route in enumerate(state.routes) if t not in inside for v in route}
+    penalty = sum(
+        problem.penalties[job.priority]
+        for j, job in enumerate(problem.jobs)
+        if j not in in_sub and j not in served
+    )
+    jobs_served = sum(1 for v in served if net.is_job(v))
+    return cost / problem.ticks_per_minute + penalty, jobs_served
 
 
 @dataclass(frozen=True)
@@ -292,10 +316,18 @@ def _break_stop(net: Network, technician: int, timing: Timing) -> Stop:
 def _dropped_reason(
     net: Network, allowed: Eligibility, state: RoutesState, job: int
 ) -> Unassigned:
-    """Why an eligible job was left out: the time of everyone who could do it is taken."""
+    """Why an eligible job was left out: stock taken by other routes, or no time left."""
     problem = net.problem
     rank = PRIORITY_RANK[problem.jobs[job].priority]
     eligible = allowed.allowed[job]
+    short = _stock_taken(net, state, job, eligible)
+    if short is not None:
+        return Unassigned(
+            problem.jobs[job].id,
+            Reason.PARTS_UNAVAILABLE,
+            f"part {short}: no qualified van holds enough and the warehouses' stock"
+            " is taken by other routes",
+        )
     busier = sum(
         1
         for technician in eligible
@@ -310,3 +342,16 @@ def _dropped_reason(
     else:
         message = f"not enough time: {who} have no room for it at the hours it can be done"
     return Unassigned(problem.jobs[job].id, Reason.NOT_ENOUGH_TIME, message)
+
+
+def _stock_taken(
+    net: Network, state: RoutesState, job: int, eligible: tuple[int, ...]
+) -> str | None:
+    """A part no eligible van holds enough of and no warehouse has left, if there is one."""
+    parts = net.problem.jobs[job].parts
+    for sku, quantity in parts.items():
+        vans = max(net.problem.technicians[t].van_stock.get(sku, 0) for t in eligible)
+        left = max((stock[sku] for stock in state.warehouse_left), default=0)
+        if vans < quantity and vans + left < quantity:
+            return sku
+    return None
