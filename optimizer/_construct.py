@@ -67,6 +67,30 @@ class RoutesState:
         for warehouse, parts in _pickups_by_warehouse(self.net, visits, timing).items():
             self.warehouse_left[warehouse] -= parts
 
+    def snapshot(self) -> RoutesState:
+        """A copy to go back to (timings are immutable and shared)."""
+        return RoutesState(
+            net=self.net,
+            routes=[list(r) for r in self.routes],
+            timings=list(self.timings),
+            fixed=self.fixed,
+            warehouse_left=[Counter(left) for left in self.warehouse_left],
+        )
+
+    def restore(self, saved: RoutesState) -> None:
+        self.routes, self.timings = saved.routes, saved.timings
+        self.warehouse_left = saved.warehouse_left
+
+    def commit_valid_prefix(self, technician: int, visits: list[int]) -> None:
+        """Keep the longest prefix of ``visits`` that is valid and fits the warehouses' stock."""
+        for length in range(len(visits), self.fixed[technician] - 1, -1):
+            prefix = visits[:length]
+            timing = evaluate(self.net, technician, prefix)
+            if timing is not None and self.stock_allows(technician, prefix, timing):
+                if prefix:
+                    self.commit(technician, prefix, timing)
+                return
+
     def clear(self, technician: int) -> None:
         """Empty the route down to its fixed jobs, giving back what it picked up."""
         self._release(technician)

@@ -45,6 +45,18 @@ class Subproblem:
 
 
 @dataclass(frozen=True)
+class SearchVariant:
+    """How a search starts and how hard guided local search pushes away from local optima.
+
+    ``from_routes``: start from the subproblem's routes; otherwise OR-Tools builds
+    its own first solution (local cheapest insertion).
+    """
+
+    from_routes: bool = True
+    gls_lambda: float = 0.1
+
+
+@dataclass(frozen=True)
 class _Nodes:
     """OR-Tools node numbers and the network nodes they stand for."""
 
@@ -55,7 +67,12 @@ class _Nodes:
 
 
 def improve(
-    net: Network, sub: Subproblem, *, time_limit_s: float, progress: Progress | None = None
+    net: Network,
+    sub: Subproblem,
+    variant: SearchVariant = SearchVariant(),
+    *,
+    time_limit_s: float,
+    progress: Progress | None = None,
 ) -> list[list[int]] | None:
     """Best routes found for the subproblem's vehicles (network nodes), or None."""
     if time_limit_s <= 0 or not sub.vehicles:
@@ -74,8 +91,8 @@ def improve(
     _add_sla(time_dimension, manager, net, sub)
     if progress is not None:
         _report_progress(model, net, sub, progress)
-    parameters = _search_parameters(time_limit_s)
-    if any(sub.routes):
+    parameters = _search_parameters(time_limit_s, variant)
+    if variant.from_routes and any(sub.routes):
         initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
         if initial is None:
             return None
@@ -311,11 +328,14 @@ def _as_ortools_routes(net: Network, sub: Subproblem, nodes: _Nodes) -> list[lis
     ]
 
 
-def _search_parameters(time_limit_s: float) -> pywrapcp.DefaultRoutingSearchParameters:
+def _search_parameters(
+    time_limit_s: float, variant: SearchVariant
+) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = (
-        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+        routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
     )
+    parameters.guided_local_search_lambda_coefficient = variant.gls_lambda
     parameters.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )

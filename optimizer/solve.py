@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from optimizer._construct import PRIORITY_RANK, RoutesState, construct
 from optimizer._network import Network
-from optimizer._ortools import Subproblem, improve
-from optimizer._schedule import Timing, evaluate
+from optimizer._schedule import Timing
+from optimizer._search import improve_state
 from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
-
-#: Technicians OR-Tools improves at once when breaks are involved (see ``_groups``).
-GROUP_SIZE = 20
-#: Without breaks, days up to this many jobs are improved whole.
-WHOLE_DAY_JOBS = 400
 
 #: Called with (best score so far, jobs served, seconds since solve began).
 ProgressCallback = Callable[[float, int, float], None]
@@ -60,16 +54,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     construct(net, allowed, state)
     progress.report(_score(net, state), len(state.assigned()))
     deadline = progress.began + params.time_limit_s
-    for group in _groups(net, state, deadline):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
-            break
-        sub = _subproblem(net, allowed, state, group.vehicles)
-        relay = progress.relay(_outside_score(net, state, sub)) if progress.wanted else None
-        routes = improve(net, sub, time_limit_s=remaining / group.share, progress=relay)
-        if routes is not None:
-            _adopt(net, allowed, state, group.vehicles, routes)
-            progress.report(_score(net, state), len(state.assigned()))
+    improve_state(
+        net, allowed, state, deadline, progress.report, lambda current: _score(net, current)
+    )
     return _solution(net, allowed, state)
 
 
@@ -81,115 +68,10 @@ class _Progress:
         self.began = time.monotonic()
         self.best = math.inf
 
-    @property
-    def wanted(self) -> bool:
-        return self.callback is not None
-
     def report(self, score: float, served: int) -> None:
         if self.callback is not None and score < self.best:
             self.best = score
             self.callback(score, served, time.monotonic() - self.began)
-
-    def relay(self, outside: tuple[float, int]) -> Callable[[float, int, float], None]:
-        """OR-Tools' progress on a subproblem, completed with the rest of the plan."""
-        score, served = outside
-        return lambda part, part_served, _elapsed: self.report(score + part, served + part_served)
-
-
-def _outside_score(net: Network, state: RoutesState, sub: Subproblem) -> tuple[float, int]:
-    """Score and jobs served of everything a subproblem leaves out."""
-    problem = net.problem
-    inside = set(sub.vehicles)
-    in_sub = set(sub.jobs)
-    cost = sum(state.cost(t) for t in range(len(problem.technicians)) if t not in inside)
-    served = {v for t, route in enumerate(state.routes) if t not in inside for v in route}
-    penalty = sum(
-        problem.penalties[job.priority]
-        for j, job in enumerate(problem.jobs)
-        if j not in in_sub and j not in served
-    )
-    jobs_served = sum(1 for v in served if net.is_job(v))
-    return cost / problem.ticks_per_minute + penalty, jobs_served
-
-
-@dataclass(frozen=True)
-class _Group:
-    vehicles: tuple[int, ...]
-    share: int  # groups left in this round, this one included: its part of the time left
-
-
-def _groups(net: Network, state: RoutesState, deadline: float) -> Iterator[_Group]:
-    """Technicians in groups of neighbours, round after round until the time is up.
-
-    OR-Tools' break constraints stop finding a first solution beyond a few dozen
-    technicians, and its search slows with size; neighbouring routes are where
-    jobs move anyway. Each round shifts the group boundaries by half a group so
-    that jobs can cross them.
-    """
-    technicians = len(net.problem.technicians)
-    breaks = any(t.break_rule is not None for t in net.problem.technicians)
-    if technicians <= GROUP_SIZE or (not breaks and net.n_jobs <= WHOLE_DAY_JOBS):
-        yield _Group(tuple(range(technicians)), 1)
-        return
-    order = _by_bearing(net, state)
-    count = -(-technicians // GROUP_SIZE)
-    offset = 0
-    while time.monotonic() < deadline:
-        rotated = order[offset:] + order[:offset]
-        for g in range(count):
-            members = rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE]
-            yield _Group(tuple(sorted(members)), count - g)
-        offset = (offset + GROUP_SIZE // 2) % technicians
-
-
-def _by_bearing(net: Network, state: RoutesState) -> list[int]:
-    """Technicians ordered by the bearing of their route's centre from the centre of all."""
-    problem = net.problem
-    centres = []
-    for technician, tech in enumerate(problem.technicians):
-        places = [tech.start] + [
-            problem.jobs[v].location for v in state.routes[technician] if net.is_job(v)
-        ]
-        centres.append(
-            (sum(p.lat for p in places) / len(places), sum(p.lon for p in places) / len(places))
-        )
-    middle_lat = sum(c[0] for c in centres) / len(centres)
-    middle_lon = sum(c[1] for c in centres) / len(centres)
-    return sorted(
-        range(len(centres)),
-        key=lambda t: math.atan2(centres[t][0] - middle_lat, centres[t][1] - middle_lon),
-    )
-
-
-def _subproblem(
-    net: Network, allowed: Eligibility, state: RoutesState, vehicles: tuple[int, ...]
-) -> Subproblem:
-    """The group's routes, the unassigned jobs it could take, and the stock left for it."""
-    local = {technician: k for k, technician in enumerate(vehicles)}
-    assigned = state.assigned()
-    jobs = [v for t in vehicles for v in state.routes[t] if net.is_job(v)]
-    jobs += [
-        j
-        for j in range(net.n_jobs)
-        if j not in assigned and any(t in local for t in allowed.allowed[j])
-    ]
-    stock = [Counter(left) for left in state.warehouse_left]
-    for technician in vehicles:
-        timing = state.timings[technician]
-        if timing is not None:
-            for position, parts in timing.pickups.items():
-                stock[state.routes[technician][position] - net.n_jobs].update(parts)
-    return Subproblem(
-        vehicles=vehicles,
-        jobs=tuple(jobs),
-        allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
-        routes=tuple(tuple(state.routes[t]) for t in vehicles),
-        break_starts=tuple(
-            state.timings[t].break_start if state.timings[t] is not None else None
-            for t in vehicles
-        ),
-        stock=tuple(stock),
-    )
 
 
 def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -> RoutesState:
@@ -212,46 +94,8 @@ def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -
                     visits.append(node)
             elif stop.kind == StopKind.WAREHOUSE and stop.id in warehouse_node:
                 visits.append(warehouse_node[stop.id])
-        _commit_feasible_prefix(state, technician, visits)
+        state.commit_valid_prefix(technician, visits)
     return state
-
-
-def _adopt(
-    net: Network,
-    allowed: Eligibility,
-    state: RoutesState,
-    vehicles: tuple[int, ...],
-    routes: list[list[int]],
-) -> None:
-    """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
-
-    Jobs a re-timed route cannot keep are inserted again wherever they fit.
-    """
-    before = _score(net, state)
-    saved = [(list(state.routes[t]), state.timings[t]) for t in vehicles]
-    saved_stock = [Counter(left) for left in state.warehouse_left]
-    for technician in vehicles:
-        state.clear(technician)
-    for technician, visits, (old, _) in zip(vehicles, routes, saved, strict=True):
-        if visits[: state.fixed[technician]] != state.routes[technician]:
-            visits = old  # fixed jobs must open the route
-        _commit_feasible_prefix(state, technician, visits)
-    construct(net, allowed, state)
-    if _score(net, state) > before:
-        for technician, (visits, timing) in zip(vehicles, saved, strict=True):
-            state.routes[technician], state.timings[technician] = visits, timing
-        state.warehouse_left = saved_stock
-
-
-def _commit_feasible_prefix(state: RoutesState, technician: int, visits: list[int]) -> None:
-    """Keep the longest prefix of ``visits`` that is valid and fits the warehouses' stock."""
-    for length in range(len(visits), state.fixed[technician] - 1, -1):
-        prefix = visits[:length]
-        timing = evaluate(state.net, technician, prefix)
-        if timing is not None and state.stock_allows(technician, prefix, timing):
-            if prefix:
-                state.commit(technician, prefix, timing)
-            return
 
 
 def _score(net: Network, state: RoutesState) -> float:

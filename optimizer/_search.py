@@ -1,0 +1,285 @@
+"""The improvement phase: OR-Tools on groups of technicians, on both cores.
+
+OR-Tools' routing search is single-threaded and the machine has two cores, so
+two searches run at once in forked processes: on a small day, two different
+searches of the whole day (the best wins); on a large day, two disjoint groups
+of neighbouring technicians. Every result is re-timed by the exact route
+schedule and adopted only if the plan gets better.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import queue
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from optimizer._construct import RoutesState, construct
+from optimizer._network import Network
+from optimizer._ortools import SearchVariant, Subproblem, improve
+from optimizer.eligibility import Eligibility
+
+#: Technicians OR-Tools improves at once when breaks are involved (see ``groups``).
+GROUP_SIZE = 20
+#: Without breaks, days up to this many jobs are improved whole.
+WHOLE_DAY_JOBS = 400
+#: Rounds over all groups that the time limit is split into.
+ROUNDS = 4
+#: Searches run side by side (OR-Tools' search uses one core).
+WORKERS = min(2, os.cpu_count() or 1)
+#: The second whole-day search: OR-Tools' own first solution, a stronger guide penalty.
+ALTERNATIVE = SearchVariant(from_routes=False, gls_lambda=0.3)
+
+#: Receives (score, jobs served) of the whole plan while a search runs.
+Report = Callable[[float, int], None]
+
+
+def improve_state(
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    deadline: float,
+    report: Report,
+    score: Callable[[RoutesState], float],
+) -> None:
+    """Improve ``state`` in place until ``deadline`` (a ``time.monotonic()`` instant)."""
+    everyone = tuple(range(len(net.problem.technicians)))
+    if _whole_day(net):
+        sub = subproblem(net, allowed, state, everyone)
+        variants = [SearchVariant(), ALTERNATIVE][:WORKERS]
+        runs = [(sub, variant) for variant in variants]
+        offset = _outside(net, state, sub)
+        for routes in _run(net, runs, deadline - time.monotonic(), report, offset):
+            if routes is not None:
+                adopt(net, allowed, state, everyone, routes, score)
+        return
+    count = -(-len(everyone) // GROUP_SIZE)
+    per_group = (deadline - time.monotonic()) * WORKERS / (ROUNDS * count)
+    for batch in _batches(net, state, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0.05:
+            return
+        subs, taken = [], set()
+        for vehicles in batch:
+            sub = subproblem(net, allowed, state, vehicles, exclude=taken)
+            taken.update(sub.jobs)
+            subs.append(sub)
+        results = _run(net, [(sub, SearchVariant()) for sub in subs], min(per_group, remaining))
+        for sub, routes in zip(subs, results, strict=True):
+            if routes is not None:
+                adopt(net, allowed, state, sub.vehicles, routes, score)
+        report(score(state), len(state.assigned()))
+
+
+def _whole_day(net: Network) -> bool:
+    technicians = net.problem.technicians
+    breaks = any(t.break_rule is not None for t in technicians)
+    return len(technicians) <= GROUP_SIZE or (not breaks and net.n_jobs <= WHOLE_DAY_JOBS)
+
+
+def _batches(
+    net: Network, state: RoutesState, deadline: float
+) -> Iterator[list[tuple[int, ...]]]:
+    """Disjoint groups of neighbours, ``WORKERS`` at a time, round after round.
+
+    OR-Tools' break constraints stop finding a first solution beyond a few dozen
+    technicians, and its search slows with size; neighbouring routes are where
+    jobs move anyway. Each round shifts the group boundaries by half a group so
+    that jobs can cross them. The share says in how many parts to split the time
+    left in the round.
+    """
+    technicians = len(net.problem.technicians)
+    order = _by_bearing(net, state)
+    count = -(-technicians // GROUP_SIZE)
+    offset = 0
+    while time.monotonic() < deadline:
+        rotated = order[offset:] + order[:offset]
+        groups = [
+            tuple(sorted(rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE])) for g in range(count)
+        ]
+        for first in range(0, count, WORKERS):
+            yield groups[first : first + WORKERS]
+        offset = (offset + GROUP_SIZE // 2) % technicians
+
+
+def _by_bearing(net: Network, state: RoutesState) -> list[int]:
+    """Technicians ordered by the bearing of their route's centre from the centre of all."""
+    problem = net.problem
+    centres = []
+    for technician, tech in enumerate(problem.technicians):
+        places = [tech.start] + [
+            problem.jobs[v].location for v in state.routes[technician] if net.is_job(v)
+        ]
+        centres.append(
+            (sum(p.lat for p in places) / len(places), sum(p.lon for p in places) / len(places))
+        )
+    middle_lat = sum(c[0] for c in centres) / len(centres)
+    middle_lon = sum(c[1] for c in centres) / len(centres)
+    return sorted(
+        range(len(centres)),
+        key=lambda t: math.atan2(centres[t][0] - middle_lat, centres[t][1] - middle_lon),
+    )
+
+
+def subproblem(
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    vehicles: tuple[int, ...],
+    exclude: set[int] | None = None,
+) -> Subproblem:
+    """The group's routes, the unassigned jobs it could take, and the stock left for it.
+
+    Unassigned jobs in ``exclude`` are offered to another group searching at the
+    same time, so that two searches never both take the same job.
+    """
+    local = {technician: k for k, technician in enumerate(vehicles)}
+    assigned = state.assigned()
+    exclude = exclude or set()
+    jobs = [v for t in vehicles for v in state.routes[t] if net.is_job(v)]
+    jobs += [
+        j
+        for j in range(net.n_jobs)
+        if j not in assigned and j not in exclude and any(t in local for t in allowed.allowed[j])
+    ]
+    stock = [Counter(left) for left in state.warehouse_left]
+    for technician in vehicles:
+        timing = state.timings[technician]
+        if timing is not None:
+            for position, parts in timing.pickups.items():
+                stock[state.routes[technician][position] - net.n_jobs].update(parts)
+    if len(exclude):
+        # Searching alongside another group: split what the warehouses have left.
+        stock = [Counter({sku: n // WORKERS for sku, n in left.items()}) for left in stock]
+    return Subproblem(
+        vehicles=vehicles,
+        jobs=tuple(jobs),
+        allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
+        routes=tuple(tuple(state.routes[t]) for t in vehicles),
+        break_starts=tuple(
+            state.timings[t].break_start if state.timings[t] is not None else None
+            for t in vehicles
+        ),
+        stock=tuple(stock),
+    )
+
+
+def adopt(
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    vehicles: tuple[int, ...],
+    routes: list[list[int]],
+    score: Callable[[RoutesState], float],
+) -> None:
+    """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
+
+    Jobs a re-timed route cannot keep are inserted again wherever they fit.
+    """
+    before = score(state)
+    saved = state.snapshot()
+    elsewhere = {
+        v for t, route in enumerate(state.routes) if t not in set(vehicles) for v in route
+    }
+    for technician in vehicles:
+        state.clear(technician)
+    for technician, visits in zip(vehicles, routes, strict=True):
+        visits = [v for v in visits if not (net.is_job(v) and v in elsewhere)]
+        if visits[: state.fixed[technician]] != state.routes[technician]:
+            visits = saved.routes[technician]  # fixed jobs must open the route
+        state.commit_valid_prefix(technician, visits)
+    construct(net, allowed, state)
+    if score(state) > before:
+        state.restore(saved)
+
+
+@dataclass(frozen=True)
+class _Offset:
+    """Score and jobs served of everything a subproblem leaves out."""
+
+    score: float
+    served: int
+
+
+def _outside(net: Network, state: RoutesState, sub: Subproblem) -> _Offset:
+    problem = net.problem
+    inside, in_sub = set(sub.vehicles), set(sub.jobs)
+    cost = sum(state.cost(t) for t in range(len(problem.technicians)) if t not in inside)
+    served = {v for t, route in enumerate(state.routes) if t not in inside for v in route}
+    penalty = sum(
+        problem.penalties[job.priority]
+        for j, job in enumerate(problem.jobs)
+        if j not in in_sub and j not in served
+    )
+    jobs_served = sum(1 for v in served if net.is_job(v))
+    return _Offset(cost / problem.ticks_per_minute + penalty, jobs_served)
+
+
+def _run(
+    net: Network,
+    runs: list[tuple[Subproblem, SearchVariant]],
+    budget_s: float,
+    report: Report | None = None,
+    offset: _Offset | None = None,
+) -> list[list[list[int]] | None]:
+    """Run the searches side by side in forked processes; their routes, in order.
+
+    Forking shares the network (travel matrix included) without copying it.
+    ``report`` receives the progress of whole-day searches, completed by ``offset``.
+    """
+    if len(runs) == 1:
+        sub, variant = runs[0]
+        relay = _relay(report, offset) if report and offset else None
+        return [improve(net, sub, variant, time_limit_s=budget_s, progress=relay)]
+    context = multiprocessing.get_context("fork")
+    messages = context.Queue()
+    workers = [
+        context.Process(target=_work, args=(net, sub, variant, budget_s, k, messages), daemon=True)
+        for k, (sub, variant) in enumerate(runs)
+    ]
+    for worker in workers:
+        worker.start()
+    results: list[list[list[int]] | None] = [None] * len(runs)
+    done = 0
+    give_up = time.monotonic() + budget_s + 30
+    while done < len(runs) and time.monotonic() < give_up:
+        try:
+            kind, k, payload = messages.get(timeout=1)
+        except queue.Empty:
+            if not any(w.is_alive() for w in workers) and messages.empty():
+                break  # a worker died without a word
+            continue
+        if kind == "done":
+            results[k] = payload
+            done += 1
+        elif report and offset:
+            part, served = payload
+            report(offset.score + part, offset.served + served)
+    for worker in workers:
+        worker.join(timeout=1)
+        if worker.is_alive():
+            worker.kill()
+    return results
+
+
+def _work(
+    net: Network,
+    sub: Subproblem,
+    variant: SearchVariant,
+    budget_s: float,
+    k: int,
+    messages: multiprocessing.Queue,
+) -> None:
+    def on_progress(score: float, served: int, _elapsed: float) -> None:
+        messages.put(("progress", k, (score, served)))
+
+    routes = improve(net, sub, variant, time_limit_s=budget_s, progress=on_progress)
+    messages.put(("done", k, routes))
+
+
+def _relay(report: Report, offset: _Offset) -> Callable[[float, int, float], None]:
+    return lambda part, served, _elapsed: report(offset.score + part, offset.served + served)
