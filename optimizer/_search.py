@@ -56,6 +56,7 @@ def improve_state(
         for routes in _run(net, runs, deadline - time.monotonic(), report, offset):
             if routes is not None:
                 adopt(net, allowed, state, everyone, routes, score)
+        report(score(state), len(state.assigned()))
         return
     count = -(-len(everyone) // GROUP_SIZE)
     per_group = (deadline - time.monotonic()) * WORKERS / (ROUNDS * count)
