@@ -66,7 +66,7 @@ def improve_state(
             return
         subs, taken = [], set()
         for vehicles in batch:
-            sub = subproblem(net, allowed, state, vehicles, exclude=taken)
+            sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(batch))
             taken.update(sub.jobs)
             subs.append(sub)
         results = _run(net, [(sub, SearchVariant()) for sub in subs], min(per_group, remaining))
@@ -132,11 +132,13 @@ def subproblem(
     state: RoutesState,
     vehicles: tuple[int, ...],
     exclude: set[int] | None = None,
+    sharing: int = 1,
 ) -> Subproblem:
     """The group's routes, the unassigned jobs it could take, and the stock left for it.
 
-    Unassigned jobs in ``exclude`` are offered to another group searching at the
-    same time, so that two searches never both take the same job.
+    When ``sharing`` groups search at the same time, unassigned jobs in
+    ``exclude`` are already offered to another of them (two searches never both
+    take a job) and each gets an equal part of what the warehouses have left.
     """
     local = {technician: k for k, technician in enumerate(vehicles)}
     assigned = state.assigned()
@@ -147,15 +149,16 @@ def subproblem(
         for j in range(net.n_jobs)
         if j not in assigned and j not in exclude and any(t in local for t in allowed.allowed[j])
     ]
-    stock = [Counter(left) for left in state.warehouse_left]
+    # What is left, shared among the groups searching now, plus what the group's
+    # own routes already pick up.
+    stock = [
+        Counter({sku: n // sharing for sku, n in left.items()}) for left in state.warehouse_left
+    ]
     for technician in vehicles:
         timing = state.timings[technician]
         if timing is not None:
             for position, parts in timing.pickups.items():
                 stock[state.routes[technician][position] - net.n_jobs].update(parts)
-    if len(exclude):
-        # Searching alongside another group: split what the warehouses have left.
-        stock = [Counter({sku: n // WORKERS for sku, n in left.items()}) for left in stock]
     return Subproblem(
         vehicles=vehicles,
         jobs=tuple(jobs),
