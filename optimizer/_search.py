@@ -23,7 +23,7 @@ from optimizer._network import Network
 from optimizer._ortools import SearchVariant, Subproblem, improve
 from optimizer.eligibility import Eligibility
 
-#: Technicians OR-Tools improves at once when breaks are involved (see ``groups``).
+#: Technicians OR-Tools improves at once when breaks are involved (see ``_batches``).
 GROUP_SIZE = 20
 #: Without breaks, days up to this many jobs are improved whole.
 WHOLE_DAY_JOBS = 400
@@ -53,6 +53,8 @@ def improve_state(
 ) -> None:
     """Improve ``state`` in place until ``deadline`` (a ``time.monotonic()`` instant)."""
     everyone = tuple(range(len(net.problem.technicians)))
+    if deadline - time.monotonic() <= 0.05:
+        return  # construction only: no search worth starting processes for
     if _whole_day(net):
         sub = subproblem(net, allowed, state, everyone)
         runs = [(sub, variant) for variant in WHOLE_DAY_VARIANTS[: max(1, WORKERS)]]
