@@ -14,16 +14,14 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from geopy.distance import geodesic
 
-from optimizer.io import PLAN_FORMAT
+from optimizer._plan_reader import PlanReader
 from optimizer.problem import Location, Priority, Problem, Technician
-from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+from optimizer.solution import Route, Solution, Stop, StopKind
 from optimizer.travel import EuclideanTravel, GeodesicTravel
 
 
@@ -112,11 +110,12 @@ def check_plan_document(
         The report of ``check``; when the document cannot be read, its ``"format"``
         violations alone, with zero figures and no score, since nothing else is known.
     """
-    reader = _PlanReader(problem)
+    reader = PlanReader(problem)
     solution = reader.solution(document)
     if solution is None:
         nobody = _by_priority(Counter())
-        return CheckReport(tuple(reader.violations), 0.0, 0.0, 0, None, nobody, nobody)
+        unreadable = tuple(Violation("format", None, None, problem) for problem in reader.problems)
+        return CheckReport(unreadable, 0.0, 0.0, 0, None, nobody, nobody)
     return check(problem, solution, tolerance=tolerance)
 
 
@@ -591,165 +590,3 @@ class _Checker:
                 f"{technician.id}'s route carries {load}, "
                 f"more than the capacity of {technician.capacity}.",
             )
-
-
-class _PlanReader:
-    """Turns a plan document into a Solution, noting each malformed field as a violation."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        self.shifts = {technician.id: technician.shift for technician in problem.technicians}
-        self.violations: list[Violation] = []
-        # Instants on a service day (its zone and local midnight), numbers otherwise.
-        self.day: tuple[ZoneInfo, datetime] | None = None
-        if problem.date is not None and problem.timezone is not None:
-            midnight = datetime.combine(date.fromisoformat(problem.date), datetime.min.time())
-            self.day = (ZoneInfo(problem.timezone), midnight)
-
-    def fail(self, where: str, message: str) -> None:
-        self.violations.append(Violation("format", None, None, f"{where}: {message}"))
-
-    def solution(self, document: Any) -> Solution | None:
-        """The plan's Solution, or None when any field is malformed."""
-        if not isinstance(document, dict):
-            self.fail("plan", "must be a JSON object")
-            return None
-        if document.get("format") != PLAN_FORMAT:
-            self.fail("format", f"must be {PLAN_FORMAT!r}, got {document.get('format')!r}")
-        if document.get("scenario") != self.problem.name:
-            self.fail(
-                "scenario",
-                f"the plan is for {document.get('scenario')!r}, not for {self.problem.name!r}",
-            )
-        routes = [
-            self._route(f"routes[{i}]", item)
-            for i, item in enumerate(self._list(document, "routes"))
-        ]
-        unassigned = [
-            self._unassigned(f"unassigned[{i}]", item)
-            for i, item in enumerate(self._list(document, "unassigned"))
-        ]
-        if self.violations:
-            return None
-        return Solution(
-            routes=tuple(r for r in routes if r is not None),
-            unassigned=tuple(u for u in unassigned if u is not None),
-        )
-
-    def _list(self, document: dict[str, Any], key: str) -> list[Any]:
-        value = document.get(key)
-        if not isinstance(value, list):
-            self.fail(key, "must be a list")
-            return []
-        return value
-
-    def _time(self, where: str, value: Any) -> int | None:
-        """Ticks of an instant (service day) or of a number of minutes (otherwise)."""
-        if self.day is None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                self.fail(where, f"must be a number, got {value!r}")
-                return None
-            return round(value * self.problem.ticks_per_minute)
-        try:
-            moment = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {value!r}")
-            return None
-        if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {value!r}")
-            return None
-        # Wall-clock time since the day's local midnight, as the scenario's "HH:MM" reads.
-        zone, midnight = self.day
-        local = moment.astimezone(zone).replace(tzinfo=None)
-        seconds = (local - midnight).total_seconds()
-        return round(seconds * self.problem.ticks_per_minute / 60)
-
-    def _route(self, where: str, item: Any) -> Route | None:
-        if not isinstance(item, dict):
-            self.fail(where, "must be an object")
-            return None
-        technician_id = item.get("technician")
-        if not isinstance(technician_id, str) or not technician_id:
-            self.fail(f"{where}.technician", f"must be a technician id, got {technician_id!r}")
-            return None
-        # Numbers (Solomon) may leave depart and return out: the shift bounds them.
-        shift = self.shifts.get(technician_id) if self.day is None else None
-        if "depart" not in item and shift is not None:
-            depart: int | None = shift.start
-        else:
-            depart = self._time(f"{where}.depart", item.get("depart"))
-        if "return" not in item and shift is not None:
-            return_: int | None = shift.end
-        else:
-            return_ = self._time(f"{where}.return", item.get("return"))
-        raw_stops = item.get("stops")
-        if not isinstance(raw_stops, list):
-            self.fail(f"{where}.stops", "must be a list")
-            return None
-        stops = [self._stop(f"{where}.stops[{i}]", s) for i, s in enumerate(raw_stops)]
-        if depart is None or return_ is None:
-            return None
-        return Route(technician_id, depart, return_, tuple(s for s in stops if s is not None))
-
-    def _stop(self, where: str, item: Any) -> Stop | None:
-        if not isinstance(item, dict):
-            self.fail(where, "must be an object")
-            return None
-        try:
-            kind = StopKind(item.get("type"))
-        except ValueError:
-            self.fail(
-                f"{where}.type", f"must be one of {', '.join(StopKind)}, got {item.get('type')!r}"
-            )
-            return None
-        ident = ""
-        if kind != StopKind.BREAK:
-            ident = item.get("id")
-            if not isinstance(ident, str) or not ident:
-                self.fail(f"{where}.id", f"must be a {kind.value} id, got {ident!r}")
-                return None
-        start = self._time(f"{where}.start", item.get("start"))
-        end = self._time(f"{where}.end", item.get("end"))
-        # FORMAT.md's example gives a break no arrival: it starts where the technician is.
-        if kind == StopKind.BREAK and "arrival" not in item:
-            arrival = start
-        else:
-            arrival = self._time(f"{where}.arrival", item.get("arrival"))
-        pickup: dict[str, int] | None = {}
-        if kind == StopKind.WAREHOUSE:
-            pickup = self._pickup(f"{where}.pickup", item.get("pickup", {}))
-        if arrival is None or start is None or end is None or pickup is None:
-            return None
-        return Stop(kind, ident, arrival, start, end, pickup)
-
-    def _pickup(self, where: str, value: Any) -> dict[str, int] | None:
-        if not isinstance(value, dict) or not all(
-            isinstance(quantity, int) and not isinstance(quantity, bool)
-            for quantity in value.values()
-        ):
-            self.fail(where, f"must map part numbers to whole quantities, got {value!r}")
-            return None
-        return value
-
-    def _unassigned(self, where: str, item: Any) -> Unassigned | None:
-        if not isinstance(item, dict):
-            self.fail(where, "must be an object")
-            return None
-        job_id = item.get("id")
-        if not isinstance(job_id, str) or not job_id:
-            self.fail(f"{where}.id", f"must be a job id, got {job_id!r}")
-            return None
-        reason = item.get("reason", "")
-        if not isinstance(reason, str):
-            self.fail(f"{where}.reason", f"must be a sentence, got {reason!r}")
-            return None
-        try:
-            # FORMAT.md makes the code optional and the checker reads only the reason;
-            # a missing code stands in as NOT_ENOUGH_TIME just to build the Unassigned.
-            code = Reason(item.get("code", Reason.NOT_ENOUGH_TIME))
-        except ValueError:
-            self.fail(
-                f"{where}.code", f"must be one of {', '.join(Reason)}, got {item.get('code')!r}"
-            )
-            return None
-        return Unassigned(job_id, code, reason)
