@@ -164,6 +164,51 @@ class _Accepted:
     longitude: float
 
 
+#: Flat field names (form fields, CSV columns) and where each goes in the submission.
+_REQUESTER_FIELDS = {
+    "requester_name": "name",
+    "requester_email": "email",
+    "requester_phone": "phone",
+}
+_SITE_FIELDS = (
+    "address",
+    "latitude",
+    "longitude",
+    "access_notes",
+    "contact_name",
+    "contact_phone",
+)
+_REQUEST_FIELDS = (
+    "channel",
+    "customer_name",
+    "catalog_code",
+    "title",
+    "description",
+    "impact",
+    "urgency",
+    "window_start",
+    "window_end",
+    "service_date",
+)
+FLAT_FIELDS = frozenset(_REQUESTER_FIELDS) | frozenset(_SITE_FIELDS) | frozenset(_REQUEST_FIELDS)
+
+
+def flat_submission(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat fields (a web form, a CSV row) in the nested shape ``IntakeInput`` reads.
+
+    Blank fields are left out; names not in ``FLAT_FIELDS`` are ignored.
+    """
+
+    def given(name: str) -> bool:
+        return bool((fields.get(name) or "").strip())
+
+    return {
+        "requester": {key: fields[name] for name, key in _REQUESTER_FIELDS.items() if given(name)},
+        "site": {name: fields[name] for name in _SITE_FIELDS if given(name)},
+        **{name: fields[name] for name in _REQUEST_FIELDS if given(name)},
+    }
+
+
 def priority_for(impact: Level, urgency: Level) -> Priority:
     """Priority of a request from its impact and urgency (ITIL matrix).
 

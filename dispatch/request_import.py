@@ -15,35 +15,11 @@ from sqlalchemy.orm import Session
 
 from dispatch.enums import Channel
 from dispatch.geocoding import Geocoder
-from dispatch.intake import IntakeError, submit_request
+from dispatch.intake import FLAT_FIELDS, IntakeError, flat_submission, submit_request
 from dispatch.models import ServiceRequest
 
-REQUESTER_COLUMNS = {
-    "requester_name": "name",
-    "requester_email": "email",
-    "requester_phone": "phone",
-}
-SITE_COLUMNS = (
-    "address",
-    "latitude",
-    "longitude",
-    "access_notes",
-    "contact_name",
-    "contact_phone",
-)
-REQUEST_COLUMNS = (
-    "channel",
-    "customer_name",
-    "catalog_code",
-    "title",
-    "description",
-    "impact",
-    "urgency",
-    "window_start",
-    "window_end",
-    "service_date",
-)
-COLUMNS = frozenset(REQUESTER_COLUMNS) | frozenset(SITE_COLUMNS) | frozenset(REQUEST_COLUMNS)
+#: Columns a CSV file may have: intake's flat field names.
+COLUMNS = FLAT_FIELDS
 
 
 class CsvImportError(ValueError):
@@ -84,14 +60,5 @@ def import_requests(
 
 
 def _submission(row: dict[str, Any]) -> dict[str, Any]:
-    """A flat CSV row in the nested shape intake expects (empty cells left out)."""
-
-    def given(column: str) -> bool:
-        return bool((row.get(column) or "").strip())
-
-    return {
-        "channel": row.get("channel") or Channel.PHONE.value,
-        "requester": {key: row[col] for col, key in REQUESTER_COLUMNS.items() if given(col)},
-        "site": {col: row[col] for col in SITE_COLUMNS if given(col)},
-        **{col: row[col] for col in REQUEST_COLUMNS if col != "channel" and given(col)},
-    }
+    """A row as a submission; rows without a channel were keyed in by staff from a call."""
+    return {"channel": Channel.PHONE.value, **flat_submission(row)}

@@ -55,6 +55,11 @@ class InputError(click.ClickException):
 
     exit_code = 2
 
+    @classmethod
+    def listing(cls, headline: str, problems: list[str]) -> InputError:
+        """The headline, then each problem on its own indented line."""
+        return cls(f"{headline}:\n  " + "\n  ".join(problems))
+
 
 @click.group()
 @click.option(
@@ -118,9 +123,7 @@ def import_scenario_command(ctx: click.Context, file: Path) -> None:
         with _transaction(ctx) as session:
             summary = import_scenario(session, data)
     except ScenarioError as exc:
-        raise InputError(
-            f"{file} is not a valid scenario:\n  " + "\n  ".join(exc.problems)
-        ) from None
+        raise InputError.listing(f"{file} is not a valid scenario", exc.problems) from None
     click.echo(
         f"Imported {data['name']} for {data['date']}: {summary.technicians} technicians, "
         f"{summary.jobs} jobs, {summary.parts} parts, {summary.warehouses} warehouses."
@@ -157,9 +160,7 @@ def import_catalog_command(ctx: click.Context, file: Path) -> None:
         with _transaction(ctx) as session:
             count = load_catalog(session, document)
     except CatalogError as exc:
-        raise InputError(
-            f"{file} is not a valid catalog:\n  " + "\n  ".join(exc.problems)
-        ) from None
+        raise InputError.listing(f"{file} is not a valid catalog", exc.problems) from None
     click.echo(f"Catalog holds {count} items from {file}.")
 
 
@@ -179,7 +180,7 @@ def import_requests_command(ctx: click.Context, file: Path) -> None:
     except UnicodeDecodeError:
         raise InputError(f"{file} is not UTF-8 text") from None
     except CsvImportError as exc:
-        raise InputError(f"{file} was not imported:\n  " + "\n  ".join(exc.problems)) from None
+        raise InputError.listing(f"{file} was not imported", exc.problems) from None
     click.echo(f"Recorded {len(created)} requests: {', '.join(r.reference for r in created)}")
 
 
@@ -206,7 +207,7 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
         raise InputError(f"{file}: no such file") from None
     except (InvalidProblem, ValueError) as exc:
         problems = exc.problems if isinstance(exc, InvalidProblem) else [str(exc)]
-        raise InputError(f"{file} is not a valid problem:\n  " + "\n  ".join(problems)) from None
+        raise InputError.listing(f"{file} is not a valid problem", problems) from None
     started = time.monotonic()
     solution = solve(problem, SolveParams(time_limit_s=time_limit))
     elapsed = time.monotonic() - started

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from dispatch.db import utcnow
 from dispatch.enums import Channel, Level, Role
 from dispatch.geocoding import CachedGeocoder
-from dispatch.intake import IntakeError, submit_request
+from dispatch.intake import IntakeError, flat_submission, submit_request
 from dispatch.models import CatalogItem, ServiceRequest
 from mobile_api.problems import problem_response
 from web.auth import login_required
@@ -32,7 +32,7 @@ def new_request() -> Any:
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            created = _submit(_form_submission(request.form), Channel.WEB)
+            created = _submit(flat_submission(request.form), Channel.WEB)
         except IntakeError as exc:
             errors = {e.field: e.message for e in exc.errors}
         else:
@@ -90,38 +90,6 @@ def _submit(submission: dict[str, Any], channel: Channel) -> ServiceRequest:
     created = submit_request(g.db, submission, geocoder=geocoder, now=utcnow())
     g.db.commit()
     return created
-
-
-def _form_submission(form: Any) -> dict[str, Any]:
-    """The form's flat fields in the nested shape intake expects."""
-    site_fields = (
-        "address",
-        "latitude",
-        "longitude",
-        "access_notes",
-        "contact_name",
-        "contact_phone",
-    )
-    return {
-        "requester": {
-            "name": form.get("requester_name", ""),
-            "email": form.get("requester_email"),
-            "phone": form.get("requester_phone"),
-        },
-        "site": {name: form.get(name) for name in site_fields if form.get(name) is not None},
-        **{
-            name: form.get(name)
-            for name in (
-                "customer_name",
-                "catalog_code",
-                "title",
-                "description",
-                "impact",
-                "urgency",
-            )
-            if form.get(name) is not None
-        },
-    }
 
 
 def _may_see(service_request: ServiceRequest) -> bool:
