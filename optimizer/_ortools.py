@@ -12,10 +12,12 @@ warehouse call (one optional node per technician and warehouse) adds what it
 picks up through the dimension's slack. Pickups summed over the group's vans stay
 within what the warehouses have left for the group.
 
-Two 9.15 traps (``../shared/design/STYLE.md``): ``SetAllowedVehiclesForIndex``
-raises TypeError from Python, so vehicles are restricted with
-``VehicleVar(index).SetValues([-1, *allowed])`` (-1 keeps the visit droppable);
-and ``ReadAssignmentFromRoutes`` closes the model, so it comes last.
+Three 9.15 traps (the first two are in ``../shared/design/STYLE.md``):
+``SetAllowedVehiclesForIndex`` raises TypeError from Python, so vehicles are
+restricted with ``VehicleVar(index).SetValues([-1, *allowed])`` (-1 keeps the
+visit droppable); ``ReadAssignmentFromRoutes`` closes the model, so it comes
+last; and it closes it with *default* search parameters, which fixes the local
+search operators and ignores ours, so the model is closed with ours first.
 """
 
 from __future__ import annotations
@@ -46,14 +48,16 @@ class Subproblem:
 
 @dataclass(frozen=True)
 class SearchVariant:
-    """How a search starts and how hard guided local search pushes away from local optima.
+    """How a search starts and how it gets away from local optima.
 
     ``from_routes``: start from the subproblem's routes; otherwise OR-Tools builds
-    its own first solution (local cheapest insertion).
+    its own first solution (local cheapest insertion). ``gls_lambda``: how hard
+    guided local search pushes away from local optima until the time limit; None
+    stops at the first local optimum (the improvement step after a ruin).
     """
 
     from_routes: bool = True
-    gls_lambda: float = 0.1
+    gls_lambda: float | None = 0.1
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ def improve(
         _report_progress(model, net, sub, progress)
     parameters = _search_parameters(time_limit_s, variant)
     if variant.from_routes and any(sub.routes):
+        model.CloseModelWithParameters(parameters)
         initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
         if initial is None:
             return None
@@ -335,10 +340,12 @@ def _search_parameters(
     parameters.first_solution_strategy = (
         routing_enums_pb2.FirstSolutionStrategy.LOCAL_CHEAPEST_INSERTION
     )
-    parameters.guided_local_search_lambda_coefficient = variant.gls_lambda
-    parameters.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    )
+    metaheuristics = routing_enums_pb2.LocalSearchMetaheuristic
+    if variant.gls_lambda is None:
+        parameters.local_search_metaheuristic = metaheuristics.GREEDY_DESCENT
+    else:
+        parameters.local_search_metaheuristic = metaheuristics.GUIDED_LOCAL_SEARCH
+        parameters.guided_local_search_lambda_coefficient = variant.gls_lambda
     parameters.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     return parameters
 

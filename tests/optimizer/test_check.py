@@ -47,36 +47,75 @@ def drive_seconds(a: Location, b: Location) -> float:
 def oslo_day() -> Problem:
     """Two technicians, five jobs, one warehouse, breaks, parts, a pin and a job under way."""
     warehouse = Warehouse(
-        "WH-1", Location(59.91, 10.75), TimeWindow(at("07:00"), at("17:00")), 600,
+        "WH-1",
+        Location(59.91, 10.75),
+        TimeWindow(at("07:00"), at("17:00")),
+        600,
         {"FLT": 3, "BELT": 2},
     )
     technicians = (
         Technician(
-            "T-1", Location(59.93, 10.71), Location(59.93, 10.71),
-            TimeWindow(at("08:00"), at("16:00")), frozenset({"hvac", "electrical"}),
-            Break(TimeWindow(at("11:30"), at("13:00")), 1800), {"FLT": 1},
+            "T-1",
+            Location(59.93, 10.71),
+            Location(59.93, 10.71),
+            TimeWindow(at("08:00"), at("16:00")),
+            frozenset({"hvac", "electrical"}),
+            Break(TimeWindow(at("11:30"), at("13:00")), 1800),
+            {"FLT": 1},
             fixed_jobs=("J-2",),
         ),
         Technician(
-            "T-2", Location(59.90, 10.80), Location(59.90, 10.80),
-            TimeWindow(at("08:00"), at("16:00")), frozenset({"plumbing", "hvac"}),
-            Break(TimeWindow(at("12:00"), at("13:30")), 1800), capacity=10,
+            "T-2",
+            Location(59.90, 10.80),
+            Location(59.90, 10.80),
+            TimeWindow(at("08:00"), at("16:00")),
+            frozenset({"plumbing", "hvac"}),
+            Break(TimeWindow(at("12:00"), at("13:30")), 1800),
+            capacity=10,
         ),
     )
     jobs = (
-        Job("J-1", Location(59.95, 10.78), 2700, Priority.HIGH, frozenset({"hvac"}),
-            TimeWindow(at("09:00"), at("12:00")), sla_due=at("14:00"), parts={"FLT": 1}),
-        Job("J-2", Location(59.94, 10.74), 1800, skills=frozenset({"electrical"}),
-            parts={"FLT": 1}),
-        Job("J-3", Location(59.92, 10.79), 3600, Priority.EMERGENCY, frozenset({"plumbing"}),
-            pinned_to="T-2", demand=4),
-        Job("J-4", Location(59.89, 10.77), 2400, skills=frozenset({"hvac"}),
-            sla_due=at("08:30"), parts={"FLT": 1}, demand=3),
+        Job(
+            "J-1",
+            Location(59.95, 10.78),
+            2700,
+            Priority.HIGH,
+            frozenset({"hvac"}),
+            TimeWindow(at("09:00"), at("12:00")),
+            sla_due=at("14:00"),
+            parts={"FLT": 1},
+        ),
+        Job(
+            "J-2", Location(59.94, 10.74), 1800, skills=frozenset({"electrical"}), parts={"FLT": 1}
+        ),
+        Job(
+            "J-3",
+            Location(59.92, 10.79),
+            3600,
+            Priority.EMERGENCY,
+            frozenset({"plumbing"}),
+            pinned_to="T-2",
+            demand=4,
+        ),
+        Job(
+            "J-4",
+            Location(59.89, 10.77),
+            2400,
+            skills=frozenset({"hvac"}),
+            sla_due=at("08:30"),
+            parts={"FLT": 1},
+            demand=3,
+        ),
         Job("J-5", Location(60.10, 11.20), 1200, Priority.LOW),
     )
     return Problem(
-        "oslo-test", GeodesicTravel(SPEED_KMH, CIRCUITY), technicians, jobs, (warehouse,),
-        date="2026-11-24", timezone="Europe/Oslo",
+        "oslo-test",
+        GeodesicTravel(SPEED_KMH, CIRCUITY),
+        technicians,
+        jobs,
+        (warehouse,),
+        date="2026-11-24",
+        timezone="Europe/Oslo",
     )
 
 
@@ -102,7 +141,10 @@ def lay_out(problem: Problem, technician_id: str, visits: list[tuple[Any, ...]])
         else:
             warehouse = problem.warehouse(visit[1])
             place, opens, service, pickup = (
-                warehouse.location, warehouse.hours, warehouse.pickup_service, visit[2]
+                warehouse.location,
+                warehouse.hours,
+                warehouse.pickup_service,
+                visit[2],
             )
         arrival = now + math.ceil(drive_seconds(here, place))
         start = max(arrival, opens.start) if opens else arrival
@@ -116,10 +158,16 @@ def valid_plan(problem: Problem) -> Solution:
     """A plan keeping every rule of ``oslo_day``: J-5, far out of town, is left out."""
     return Solution(
         routes=(
-            lay_out(problem, "T-1", [("job", "J-2"), ("warehouse", "WH-1", {"FLT": 1}),
-                                     ("job", "J-1"), ("break",)]),
-            lay_out(problem, "T-2", [("warehouse", "WH-1", {"FLT": 1}), ("job", "J-3"),
-                                     ("break",), ("job", "J-4")]),
+            lay_out(
+                problem,
+                "T-1",
+                [("job", "J-2"), ("warehouse", "WH-1", {"FLT": 1}), ("job", "J-1"), ("break",)],
+            ),
+            lay_out(
+                problem,
+                "T-2",
+                [("warehouse", "WH-1", {"FLT": 1}), ("job", "J-3"), ("break",), ("job", "J-4")],
+            ),
         ),
         unassigned=(Unassigned("J-5", Reason.NOT_ENOUGH_TIME, "Too far out for today's shifts."),),
     )
@@ -204,10 +252,16 @@ def test_valid_plan_has_no_violations_and_scores_by_format() -> None:
     assert report.unassigned_penalty == 200
     assert report.score == pytest.approx(travel + 200 + 2 * late, rel=1e-12)
     assert dict(report.served) == {
-        Priority.EMERGENCY: 1, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 0
+        Priority.EMERGENCY: 1,
+        Priority.HIGH: 1,
+        Priority.NORMAL: 2,
+        Priority.LOW: 0,
     }
     assert dict(report.unserved) == {
-        Priority.EMERGENCY: 0, Priority.HIGH: 0, Priority.NORMAL: 0, Priority.LOW: 1
+        Priority.EMERGENCY: 0,
+        Priority.HIGH: 0,
+        Priority.NORMAL: 0,
+        Priority.LOW: 1,
     }
 
 
@@ -235,23 +289,41 @@ CASES: list[tuple[str, Edit]] = [
     ("missing_job", lambda p, s: (p, replace(s, unassigned=()))),
     ("reason", lambda p, s: (p, replace(s, unassigned=(replace(s.unassigned[0], reason=" "),)))),
     ("unknown_technician", lambda p, s: (p, with_route(s, "T-2", technician="T-9"))),
-    ("duplicate_route",
-     lambda p, s: (p, replace(s, routes=(*s.routes, Route("T-2", at("08:00"), at("08:00"), ()))))),
-    ("unknown_warehouse",
-     lambda p, s: (with_technician(p, "T-1", van_stock={"FLT": 2}),
-                   with_stop(s, "T-1", 1, id="WH-9"))),
+    (
+        "duplicate_route",
+        lambda p, s: (
+            p,
+            replace(s, routes=(*s.routes, Route("T-2", at("08:00"), at("08:00"), ()))),
+        ),
+    ),
+    (
+        "unknown_warehouse",
+        lambda p, s: (
+            with_technician(p, "T-1", van_stock={"FLT": 2}),
+            with_stop(s, "T-1", 1, id="WH-9"),
+        ),
+    ),
     ("skills", lambda p, s: (with_job(p, "J-2", skills=frozenset({"roofing"})), s)),
     ("pinned", lambda p, s: (with_job(p, "J-1", pinned_to="T-2"), s)),
     ("fixed_jobs", lambda p, s: (with_technician(p, "T-1", fixed_jobs=("J-1",)), s)),
     ("fixed_jobs", lambda p, s: (with_technician(p, "T-1", fixed_jobs=("J-2", "J-1")), s)),
     ("fixed_jobs", lambda p, s: (with_technician(p, "T-2", fixed_jobs=("J-5",)), s)),
     ("window", lambda p, s: (with_job(p, "J-1", window=TimeWindow(at("13:00"), at("14:00"))), s)),
-    ("shift", lambda p, s: (with_technician(p, "T-1", shift=TimeWindow(at("08:30"), at("16:00"))),
-                            s)),
-    ("shift", lambda p, s: (with_technician(p, "T-1", shift=TimeWindow(at("08:00"), at("12:00"))),
-                            s)),
-    ("break", lambda p, s: (p, with_stop(s, "T-1", 3, start=at("11:00"), arrival=at("11:00"),
-                                         end=at("11:30")))),
+    (
+        "shift",
+        lambda p, s: (with_technician(p, "T-1", shift=TimeWindow(at("08:30"), at("16:00"))), s),
+    ),
+    (
+        "shift",
+        lambda p, s: (with_technician(p, "T-1", shift=TimeWindow(at("08:00"), at("12:00"))), s),
+    ),
+    (
+        "break",
+        lambda p, s: (
+            p,
+            with_stop(s, "T-1", 3, start=at("11:00"), arrival=at("11:00"), end=at("11:30")),
+        ),
+    ),
     ("break", lambda p, s: (p, without_stop(s, "T-1", 3))),
     ("break", lambda p, s: (with_technician(p, "T-2", break_rule=None), s)),
     ("duration", shift_stop("T-1", 2, "end", -60)),
@@ -263,8 +335,10 @@ CASES: list[tuple[str, Edit]] = [
     ("parts", lambda p, s: (with_technician(p, "T-1", van_stock={}), s)),
     ("parts", lambda p, s: (p, with_stop(s, "T-1", 1, pickup={"FLT": 1, "XYZ": 1}))),
     ("parts", lambda p, s: (p, with_stop(s, "T-1", 1, pickup={"FLT": 1, "BELT": 0}))),
-    ("warehouse_hours",
-     lambda p, s: (with_warehouse(p, hours=TimeWindow(at("09:30"), at("17:00"))), s)),
+    (
+        "warehouse_hours",
+        lambda p, s: (with_warehouse(p, hours=TimeWindow(at("09:30"), at("17:00"))), s),
+    ),
     ("warehouse_stock", lambda p, s: (with_warehouse(p, stock={"FLT": 1, "BELT": 2}), s)),
     ("capacity", lambda p, s: (with_technician(p, "T-2", capacity=5), s)),
 ]
@@ -376,8 +450,9 @@ def solomon_route(problem: Problem, technician_id: str, job_ids: list[str]) -> R
     here, now, stops = depot, 0, []
     for job_id in job_ids:
         job = problem.job(job_id)
-        arrival = now + math.ceil(math.dist((here.lat, here.lon), (job.location.lat,
-                                                                   job.location.lon)) * 1000)
+        arrival = now + math.ceil(
+            math.dist((here.lat, here.lon), (job.location.lat, job.location.lon)) * 1000
+        )
         start = max(arrival, job.window.start)
         assert start <= job.window.end, f"test route misses the window of {job_id}"
         stops.append(Stop(StopKind.JOB, job_id, arrival, start, start + job.service))
@@ -395,13 +470,12 @@ SOLOMON_ROUTES = [
 
 def solomon_plan(problem: Problem) -> Solution:
     """Three routes of C101 and every other customer left out."""
-    routes = tuple(
-        solomon_route(problem, str(n + 1), ids) for n, ids in enumerate(SOLOMON_ROUTES)
-    )
+    routes = tuple(solomon_route(problem, str(n + 1), ids) for n, ids in enumerate(SOLOMON_ROUTES))
     served = {job_id for ids in SOLOMON_ROUTES for job_id in ids}
     unassigned = tuple(
         Unassigned(j.id, Reason.NOT_ENOUGH_TIME, "Not planned in this test.")
-        for j in problem.jobs if j.id not in served
+        for j in problem.jobs
+        if j.id not in served
     )
     return Solution(routes, unassigned)
 
@@ -413,8 +487,11 @@ def test_solomon_plan_scores_its_euclidean_distance() -> None:
     depot = (40.0, 50.0)
     distance = 0.0
     for ids in SOLOMON_ROUTES:
-        points = [depot, *((problem.job(i).location.lat, problem.job(i).location.lon)
-                           for i in ids), depot]
+        points = [
+            depot,
+            *((problem.job(i).location.lat, problem.job(i).location.lon) for i in ids),
+            depot,
+        ]
         distance += sum(math.dist(a, b) for a, b in pairwise(points))
 
     report = check(problem, plan)
@@ -429,8 +506,9 @@ def test_solomon_capacity_and_window_are_checked() -> None:
     """Joining two full C101 routes overloads the vehicle and misses windows."""
     problem = solomon_problem(SOLOMON / "C101.txt")
     plan = solomon_plan(problem)
-    joined = Route("1", 0, problem.technician("1").shift.end,
-                   plan.routes[0].stops + plan.routes[2].stops)
+    joined = Route(
+        "1", 0, problem.technician("1").shift.end, plan.routes[0].stops + plan.routes[2].stops
+    )
     plan = replace(plan, routes=(joined, plan.routes[1]))
 
     assert causes(problem, plan) == {"capacity", "timing"}
@@ -447,7 +525,8 @@ def test_unknown_travel_model_is_asked_for_each_leg() -> None:
     """With a model of its own, the checker takes each leg's time from the model's matrix."""
     home = Location(0.0, 0.0)
     problem = Problem(
-        "flat", FlatTravel(),
+        "flat",
+        FlatTravel(),
         (Technician("T-1", home, home, TimeWindow(0, 10_000)),),
         (Job("J-1", Location(1.0, 1.0), 300),),
     )
