@@ -18,7 +18,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from optimizer._construct import RoutesState, construct
@@ -45,14 +45,18 @@ WHOLE_DAY_VARIANTS = (
 
 #: Share of a whole-day search's time for guided local search before ruin and recreate.
 #: (Solomon R1/RC1 at 30 s: guided search alone stalled 5-8 % above the best known.)
-GUIDED_SHARE = 0.2
+WHOLE_DAY_GUIDED_SHARE = 0.2
+#: Groups of a large day search with OR-Tools' default guide penalty, for all their time:
+#: with 1.5-3 s per group, ruin and recreate made the two large days worse.
+GROUP_VARIANT = SearchVariant()
+GROUP_GUIDED_SHARE = 1.0
 #: After a ruin, OR-Tools' local search stops at the first local optimum.
 DESCENT = SearchVariant(gls_lambda=None)
 
 #: Receives (score, jobs served) of the whole plan while a search runs.
 Report = Callable[[float, int], None]
 #: One search of the improvement phase: given where to report, returns its group's routes.
-Search = Callable[[Report], "list[list[int]] | None"]
+Search = Callable[[Report], list[list[int]] | None]
 
 
 def improve_state(
@@ -70,8 +74,10 @@ def improve_state(
     if _whole_day(net):
         sub = subproblem(net, allowed, state, everyone)
         searches = [
-            partial(_whole_day_search, net, allowed, state, sub, variant, deadline, score, k)
-            for k, variant in enumerate(WHOLE_DAY_VARIANTS[: max(1, WORKERS)])
+            partial(
+                _search, net, allowed, score, state, sub, variant, WHOLE_DAY_GUIDED_SHARE, deadline
+            )
+            for variant in WHOLE_DAY_VARIANTS[: max(1, WORKERS)]
         ]
         for routes in _run(searches, deadline - time.monotonic(), report):
             if routes is not None:
@@ -89,45 +95,51 @@ def improve_state(
             sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(batch))
             taken.update(sub.jobs)
             subs.append(sub)
-        budget = min(per_group, remaining)
-        results = _run([partial(_group_search, net, sub, budget) for sub in subs], budget)
+        until = time.monotonic() + min(per_group, remaining)
+        searches = [
+            partial(
+                _search, net, allowed, score, state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until
+            )
+            for sub in subs
+        ]
+        results = _run(searches, until - time.monotonic(), report)
         for sub, routes in zip(subs, results, strict=True):
             if routes is not None:
                 adopt(net, allowed, state, sub.vehicles, routes, score)
         report(score(state), len(state.assigned()))
 
 
-def _whole_day_search(
+def _search(
     net: Network,
     allowed: Eligibility,
+    score: Callable[[RoutesState], float],
     state: RoutesState,
     sub: Subproblem,
     variant: SearchVariant,
+    guided_share: float,
     deadline: float,
-    score: Callable[[RoutesState], float],
-    seed: int,
     report: Report,
 ) -> list[list[int]]:
     """Guided local search for a share of the time, then ruin and recreate until the deadline.
 
     Each round ruins the best plan so far (``_ruin``), lets OR-Tools descend to
-    a local optimum from what is left, and keeps the result if the plan got
-    better. Works on a copy of ``state``; returns the best routes of ``sub``'s
-    technicians.
+    a local optimum from what is left of ``sub``'s routes, and keeps the result
+    if the plan got better. Works on a copy of ``state``; returns the best routes
+    of ``sub``'s technicians. The jobs and stock offered stay those of ``sub``.
     """
     best = state.snapshot()
-    guided_s = GUIDED_SHARE * (deadline - time.monotonic())
+    guided_s = guided_share * (deadline - time.monotonic())
     relay = _relay(report, _outside(net, best, sub))
     routes = improve(net, sub, variant, time_limit_s=guided_s, progress=relay)
     if routes is not None:
         adopt(net, allowed, best, sub.vehicles, routes, score)
     best_score = score(best)
-    rng = random.Random(seed)
+    rng = random.Random(0)  # the same ruins run to run; side-by-side searches differ by start
     while deadline - time.monotonic() > 0.05:
         trial = best.snapshot()
         if not ruin(trial, sub.vehicles, rng):
             break  # nothing that may move
-        trial_sub = subproblem(net, allowed, trial, sub.vehicles)
+        trial_sub = replace(sub, **_start_routes(trial, sub.vehicles))
         routes = improve(net, trial_sub, DESCENT, time_limit_s=deadline - time.monotonic())
         if routes is None:
             continue
@@ -137,13 +149,6 @@ def _whole_day_search(
             best, best_score = trial, trial_score
             report(best_score, len(best.assigned()))
     return [best.routes[t] for t in sub.vehicles]
-
-
-def _group_search(
-    net: Network, sub: Subproblem, budget_s: float, _report: Report
-) -> list[list[int]] | None:
-    """Guided local search on one group; the batch reports progress once its groups are adopted."""
-    return improve(net, sub, time_limit_s=budget_s)
 
 
 def _whole_day(net: Network) -> bool:
@@ -231,13 +236,20 @@ def subproblem(
         vehicles=vehicles,
         jobs=tuple(jobs),
         allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
-        routes=tuple(tuple(state.routes[t]) for t in vehicles),
-        break_starts=tuple(
+        stock=tuple(stock),
+        **_start_routes(state, vehicles),
+    )
+
+
+def _start_routes(state: RoutesState, vehicles: tuple[int, ...]) -> dict[str, tuple]:
+    """A subproblem's start routes and where their breaks start, as ``state`` has them."""
+    return {
+        "routes": tuple(tuple(state.routes[t]) for t in vehicles),
+        "break_starts": tuple(
             state.timings[t].break_start if state.timings[t] is not None else None
             for t in vehicles
         ),
-        stock=tuple(stock),
-    )
+    }
 
 
 def adopt(
