@@ -139,7 +139,8 @@ def _search(
         trial = best.snapshot()
         if not ruin(trial, sub.vehicles, rng):
             break  # nothing that may move
-        trial_sub = replace(sub, **_start_routes(trial, sub.vehicles))
+        routes, break_starts = _start_routes(trial, sub.vehicles)
+        trial_sub = replace(sub, routes=routes, break_starts=break_starts)
         routes = improve(net, trial_sub, DESCENT, time_limit_s=deadline - time.monotonic())
         if routes is None:
             continue
@@ -232,24 +233,26 @@ def subproblem(
         if timing is not None:
             for position, parts in timing.pickups.items():
                 stock[state.routes[technician][position] - net.n_jobs].update(parts)
+    routes, break_starts = _start_routes(state, vehicles)
     return Subproblem(
         vehicles=vehicles,
         jobs=tuple(jobs),
         allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
+        routes=routes,
+        break_starts=break_starts,
         stock=tuple(stock),
-        **_start_routes(state, vehicles),
     )
 
 
-def _start_routes(state: RoutesState, vehicles: tuple[int, ...]) -> dict[str, tuple]:
+def _start_routes(
+    state: RoutesState, vehicles: tuple[int, ...]
+) -> tuple[tuple[tuple[int, ...], ...], tuple[int | None, ...]]:
     """A subproblem's start routes and where their breaks start, as ``state`` has them."""
-    return {
-        "routes": tuple(tuple(state.routes[t]) for t in vehicles),
-        "break_starts": tuple(
-            state.timings[t].break_start if state.timings[t] is not None else None
-            for t in vehicles
-        ),
-    }
+    routes = tuple(tuple(state.routes[t]) for t in vehicles)
+    break_starts = tuple(
+        state.timings[t].break_start if state.timings[t] is not None else None for t in vehicles
+    )
+    return routes, break_starts
 
 
 def adopt(
