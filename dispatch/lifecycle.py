@@ -2,9 +2,12 @@
 
 new -> triaged -> (awaiting_approval -> triaged) -> scheduled -> dispatched ->
 en_route -> on_site <-> paused -> completed | cannot_complete; cancelled and
-on_hold from every open state. Approval is the step awaiting_approval ->
-triaged: it stamps ``approved_at``, and a job whose catalog item needs approval
-cannot be scheduled without it.
+on_hold from every open state. Three moves go back before work starts:
+scheduled -> triaged (unscheduled), dispatched -> scheduled (recalled before the
+technician set off) and en_route -> dispatched (turned back on the way). Approval
+is the step awaiting_approval -> triaged: it stamps ``approved_at``, and a job
+whose catalog item needs approval cannot be scheduled without it. README.md's
+"Job lifecycle" table documents the same moves; a test keeps the two equal.
 
 Functions change the job and flush; the caller's transaction commits, and the
 audit listener writes each change to the event log in that same transaction.
@@ -18,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.db import utcnow
 from dispatch.enums import HoldReason, JobStatus
-from dispatch.models import Job, JobPart
+from dispatch.models import Job, JobPart, Technician
 
 S = JobStatus
 
@@ -93,7 +96,9 @@ def transition(
     """
     if target not in TRANSITIONS[job.status]:
         raise TransitionRefused(job, target)
-    _check_conditions(job, target, hold_reason, note, technician_id, planned_start, planned_end)
+    _check_conditions(
+        session, job, target, hold_reason, note, technician_id, planned_start, planned_end
+    )
 
     previous = job.status
     job.status = target
@@ -118,6 +123,7 @@ def transition(
 
 
 def _check_conditions(
+    session: Session,
     job: Job,
     target: JobStatus,
     hold_reason: HoldReason | None,
@@ -134,6 +140,19 @@ def _check_conditions(
         if technician_id is None or planned_start is None or planned_end is None:
             raise TransitionRefused(
                 job, target, f"job {job.reference}: scheduling needs a technician and times"
+            )
+        if planned_start.tzinfo is None or planned_end.tzinfo is None:
+            raise TransitionRefused(
+                job, target, f"job {job.reference}: planned times need a time zone offset"
+            )
+        if planned_end <= planned_start:
+            raise TransitionRefused(
+                job, target, f"job {job.reference}: the planned end must come after the start"
+            )
+        technician = session.get(Technician, technician_id)
+        if technician is None or not technician.active:
+            raise TransitionRefused(
+                job, target, f"job {job.reference}: no active technician with id {technician_id}"
             )
         catalog_item = job.request.catalog_item
         if catalog_item is not None and catalog_item.requires_approval and job.approved_at is None:
