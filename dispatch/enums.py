@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# A job's priority means the same to the planner and to dispatch (the planner scores
+# unassigned jobs by it): one vocabulary, the optimizer's.
+from optimizer.problem import Priority as Priority
+
 
 class Role(StrEnum):
     DISPATCHER = "dispatcher"
@@ -28,13 +32,6 @@ class Level(StrEnum):
 
     HIGH = "high"
     MEDIUM = "medium"
-    LOW = "low"
-
-
-class Priority(StrEnum):
-    EMERGENCY = "emergency"
-    HIGH = "high"
-    NORMAL = "normal"
     LOW = "low"
 
 

@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dispatch.db import Base, BigIntPK, str_enum, utcnow
+from dbtypes import BigIntPK, str_enum
+from dispatch.db import Base, utcnow
 from dispatch.enums import Channel, HoldReason, JobStatus, Level, Priority, Role
 
 

@@ -10,18 +10,8 @@ from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import Enum as SAEnum
 
-# Deterministic constraint names: Alembic needs them to alter or drop constraints,
-# and SQLite's batch migrations cannot find unnamed ones. dispatch.db uses it too
-# (inventory is the lower layer, so the constant lives here).
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from dbtypes import NAMING_CONVENTION, str_enum
 
 
 class InventoryBase(DeclarativeBase):
@@ -59,16 +49,7 @@ class StockLocation(InventoryBase):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    kind: Mapped[LocationKind] = mapped_column(
-        SAEnum(
-            LocationKind,
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda members: [m.value for m in members],
-            name="locationkind",
-        )
-    )
+    kind: Mapped[LocationKind] = mapped_column(str_enum(LocationKind, length=16))
     name: Mapped[str] = mapped_column(String(200))
     technician_id: Mapped[int | None] = mapped_column(unique=True)
     latitude: Mapped[float | None]

@@ -11,7 +11,18 @@ ROOT = Path(__file__).parents[1]
 
 #: Package -> top-level modules it must never import.
 FORBIDDEN = {
-    "optimizer": {"flask", "sqlalchemy", "apscheduler", "dispatch", "inventory", "mobile_api", "web"},
+    # Shared column types: SQLAlchemy only, so that both domains can import them.
+    "dbtypes": {"flask", "apscheduler", "dispatch", "inventory", "optimizer", "mobile_api", "web"},
+    "optimizer": {
+        "flask",
+        "sqlalchemy",
+        "apscheduler",
+        "dbtypes",
+        "dispatch",
+        "inventory",
+        "mobile_api",
+        "web",
+    },
     "inventory": {"flask", "apscheduler", "dispatch", "optimizer", "mobile_api", "web"},
     "dispatch": {"flask", "mobile_api", "web"},
     "mobile_api": {"web", "optimizer", "ortools"},
