@@ -19,7 +19,7 @@ from typing import Any
 
 from geopy.distance import geodesic
 
-from optimizer._plan_reader import PlanReader
+from optimizer.plan_io import PlanReader
 from optimizer.problem import Location, Priority, Problem, Technician
 from optimizer.solution import Route, Solution, Stop, StopKind
 from optimizer.travel import EuclideanTravel, GeodesicTravel

@@ -15,7 +15,8 @@ import pytest
 from geopy.distance import geodesic
 
 from optimizer.check import check, check_plan_document
-from optimizer.io import plan_document, solomon_problem
+from optimizer.io import solomon_problem
+from optimizer.plan_io import plan_document
 from optimizer.problem import (
     Break,
     Job,

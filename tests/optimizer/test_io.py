@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from optimizer.check import check_plan_document
-from optimizer.io import plan_document, read_problem, scenario_problem, solomon_problem
+from optimizer.io import read_problem, scenario_problem, solomon_problem
+from optimizer.plan_io import plan_document
 from optimizer.problem import InvalidProblem, Location, Priority, Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 from optimizer.travel import EuclideanTravel, GeodesicTravel

@@ -1,18 +1,72 @@
-"""Reading a ``fieldops-plan/1`` document back into a Solution, for the checker.
+"""Writing and reading ``fieldops-plan/1`` documents, side by side so they stay in step.
 
-Kept apart from the rule checks: reading only turns JSON into data and names every
-malformed field; ``check_plan_document`` then checks the data like any other plan.
+Times of a service day are ISO 8601 instants whose local wall clock on the scenario's
+date is the tick (seconds since local midnight); times of a Solomon instance are plain
+numbers in its own minutes. Reading only turns JSON back into a Solution and names
+every malformed field; ``optimizer.check.check_plan_document`` then checks the rules.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from optimizer.io import PLAN_FORMAT
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+
+PLAN_FORMAT = "fieldops-plan/1"
+
+
+def plan_document(problem: Problem, solution: Solution) -> dict[str, Any]:
+    """The ``fieldops-plan/1`` document of a solution (numbers for Solomon times)."""
+    to_time = _time_writer(problem)
+    routes = []
+    for route in solution.routes:
+        stops = []
+        for stop in route.stops:
+            entry: dict[str, Any] = {"type": stop.kind.value}
+            if stop.kind != StopKind.BREAK:
+                entry["id"] = stop.id
+            entry |= {
+                "arrival": to_time(stop.arrival),
+                "start": to_time(stop.start),
+                "end": to_time(stop.end),
+            }
+            if stop.kind == StopKind.WAREHOUSE:
+                entry["pickup"] = dict(stop.pickup)
+            stops.append(entry)
+        routes.append(
+            {
+                "technician": route.technician,
+                "depart": to_time(route.depart),
+                "return": to_time(route.return_),
+                "stops": stops,
+            }
+        )
+    return {
+        "format": PLAN_FORMAT,
+        "scenario": problem.name,
+        "routes": routes,
+        "unassigned": [
+            {"id": u.job, "code": u.code.value, "reason": u.reason} for u in solution.unassigned
+        ],
+    }
+
+
+def _time_writer(problem: Problem) -> Callable[[int], str | float]:
+    if problem.date is None or problem.timezone is None:
+        return lambda ticks: ticks / problem.ticks_per_minute
+    midnight = datetime.combine(date.fromisoformat(problem.date), datetime.min.time())
+    zone = ZoneInfo(problem.timezone)
+
+    def instant(ticks: int) -> str:
+        # Wall-clock arithmetic, the same reading as the scenario's "HH:MM".
+        local = midnight + timedelta(seconds=ticks)
+        return local.replace(tzinfo=zone).isoformat()
+
+    return instant
 
 
 class PlanReader:
@@ -68,7 +122,7 @@ class PlanReader:
     def _time(self, where: str, value: Any) -> int | None:
         """Ticks of an instant (service day) or of a number of minutes (otherwise)."""
         if self.day is None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, int | float) or isinstance(value, bool):
                 self.fail(where, f"must be a number, got {value!r}")
                 return None
             return round(value * self.problem.ticks_per_minute)
@@ -82,7 +136,11 @@ class PlanReader:
             return None
         # Wall-clock time since the day's local midnight, as the scenario's "HH:MM" reads.
         zone, midnight = self.day
-        local = moment.astimezone(zone).replace(tzinfo=None)
+        try:
+            local = moment.astimezone(zone).replace(tzinfo=None)
+        except OverflowError:
+            self.fail(where, f"{value!r} is out of range in the scenario's time zone")
+            return None
         seconds = (local - midnight).total_seconds()
         return round(seconds * self.problem.ticks_per_minute / 60)
 
@@ -118,7 +176,7 @@ class PlanReader:
             self.fail(where, "must be an object")
             return None
         try:
-            kind = StopKind(item.get("type"))
+            kind = StopKind(str(item.get("type")))
         except ValueError:
             self.fail(
                 f"{where}.type", f"must be one of {', '.join(StopKind)}, got {item.get('type')!r}"
@@ -126,13 +184,14 @@ class PlanReader:
             return None
         ident = ""
         if kind != StopKind.BREAK:
-            ident = item.get("id")
-            if not isinstance(ident, str) or not ident:
-                self.fail(f"{where}.id", f"must be a {kind.value} id, got {ident!r}")
+            given = item.get("id")
+            if not isinstance(given, str) or not given:
+                self.fail(f"{where}.id", f"must be a {kind.value} id, got {given!r}")
                 return None
+            ident = given
         start = self._time(f"{where}.start", item.get("start"))
         end = self._time(f"{where}.end", item.get("end"))
-        # FORMAT.md's example gives a break no arrival: it starts where the technician is.
+        # A break may leave out its arrival: it starts where the technician is.
         if kind == StopKind.BREAK and "arrival" not in item:
             arrival = start
         else:
@@ -166,7 +225,7 @@ class PlanReader:
             self.fail(f"{where}.reason", f"must be a sentence, got {reason!r}")
             return None
         try:
-            # FORMAT.md makes the code optional and the checker reads only the reason;
+            # The format makes the code optional and the checker reads only the reason;
             # a missing code stands in as NOT_ENOUGH_TIME just to build the Unassigned.
             code = Reason(item.get("code", Reason.NOT_ENOUGH_TIME))
         except ValueError:
