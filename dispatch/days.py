@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.enums import JobStatus
@@ -23,6 +23,28 @@ PLANNABLE_STATUSES = (
 
 def service_day(session: Session, day: date) -> ServiceDay | None:
     return session.get(ServiceDay, day)
+
+
+def latest_service_day(session: Session) -> date | None:
+    """The last day that has been set up, the one a dispatcher most likely wants."""
+    return session.scalar(select(func.max(ServiceDay.day)))
+
+
+def technician_of_user(session: Session, user_id: int) -> Technician | None:
+    """The technician whose sign-in is ``user_id``, if the account is linked to one."""
+    return session.scalar(select(Technician).where(Technician.user_id == user_id))
+
+
+def technician_jobs(session: Session, technician_id: int, day: date) -> list[Job]:
+    """One technician's jobs on ``day`` in planned order, with site and parts loaded."""
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.technician_id == technician_id, Job.service_date == day)
+            .options(selectinload(Job.site), selectinload(Job.parts))
+            .order_by(Job.planned_start, Job.id)
+        )
+    )
 
 
 def technicians_working(session: Session, day: date) -> list[Technician]:

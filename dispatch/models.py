@@ -48,6 +48,24 @@ class User(Base):
         return any(r.role == role for r in self.roles)
 
 
+class UserSession(Base):
+    """One sign-in: the browser's cookie carries a random token, this row its SHA-256.
+
+    A row per sign-in rather than a per-user "session epoch": signing out ends exactly
+    this browser's session (other devices stay signed in), a password change deletes
+    every row of the user, and a stolen database holds no usable tokens.
+    """
+
+    __tablename__ = "user_sessions"
+    __audited__ = False  # sign-ins are not domain changes, and tokens stay out of the log
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
 class UserRole(Base):
     __tablename__ = "user_roles"
 

@@ -1,19 +1,27 @@
-"""Accounts: creating users with roles and checking passwords."""
+"""Accounts: creating users with roles, checking passwords, and sign-in sessions."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+import hashlib
+import secrets
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dispatch.enums import Role
-from dispatch.models import User, UserRole
+from dispatch.models import User, UserRole, UserSession
 
 MIN_PASSWORD_LENGTH = 8
 
 
 class AccountError(ValueError):
-    """An account cannot be created as asked (name taken, weak password...)."""
+    """An account cannot be created or changed as asked (name taken, weak password...)."""
+
+
+class WrongPassword(AccountError):
+    """The password given to confirm a change is not the account's password."""
 
 
 def create_user(
@@ -29,8 +37,7 @@ def create_user(
     username = username.strip()
     if not username:
         raise AccountError("username must not be empty")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password_strength(password)
     if not roles:
         raise AccountError("a user needs at least one role")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
@@ -48,8 +55,71 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (same answer for any failure)."""
+    """The active user with these credentials, or None (same answer for any failure).
+
+    Every failure costs one password hash check, so an unknown or inactive name takes
+    as long as a wrong password and timing does not reveal which names exist.
+    """
     user = session.scalar(select(User).where(User.username == username.strip()))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    stored_hash = user.password_hash if user is not None else _dummy_hash()
+    if not check_password_hash(stored_hash, password) or user is None or not user.active:
         return None
     return user
+
+
+def change_password(
+    session: Session, user: User, *, current_password: str, new_password: str
+) -> None:
+    """Replace the password and end every sign-in of the user; flushes, never commits.
+
+    Raises
+    ------
+    WrongPassword
+        ``current_password`` is not the user's password.
+    AccountError
+        The new password is too short.
+    """
+    if not check_password_hash(user.password_hash, current_password):
+        raise WrongPassword("the current password is wrong")
+    _check_password_strength(new_password)
+    user.password_hash = generate_password_hash(new_password)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.flush()
+
+
+def start_session(session: Session, user: User) -> str:
+    """Record a new sign-in of ``user``; returns the token for the cookie (stored hashed)."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id))
+    session.flush()
+    return token
+
+
+def session_user(session: Session, token: str) -> User | None:
+    """The active user signed in with ``token``, or None if that sign-in has ended."""
+    return session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == _token_hash(token), User.active)
+    )
+
+
+def end_session(session: Session, token: str) -> None:
+    """Forget the sign-in of ``token`` (signing out); flushes, never commits."""
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    session.flush()
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password with the default method, checked for unknown names."""
+    return generate_password_hash(secrets.token_urlsafe(16))

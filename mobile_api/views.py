@@ -1,4 +1,4 @@
-"""Technician endpoints. Sign-in is the web session for now; phone tokens come later."""
+"""Technician endpoints: the browser session or HTTP Basic for now; phone tokens come later."""
 
 from __future__ import annotations
 
@@ -6,41 +6,33 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, g, request
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import Forbidden
 
+from dispatch.days import technician_jobs, technician_of_user
 from dispatch.enums import Role
-from dispatch.models import Job, Technician
-from mobile_api.problems import problem_response
+from dispatch.models import Job
+from mobile_api.http import login_required, problem_response
 
 bp = Blueprint("mobile_api", __name__, url_prefix="/api/mobile/v1")
 
 
 @bp.get("/me/jobs")
+@login_required(Role.TECHNICIAN)
 def my_jobs() -> Any:
     """The signed-in technician's jobs on one day (``?date=YYYY-MM-DD``), in planned order."""
-    user = g.get("user")
-    if user is None:
-        return problem_response(401, "Unauthorized", "sign in first")
-    technician = g.db.scalar(select(Technician).where(Technician.user_id == user.id))
-    if technician is None or not user.has_role(Role.TECHNICIAN):
-        return problem_response(403, "Forbidden", "this account is not a technician")
+    technician = technician_of_user(g.db, g.user.id)
+    if technician is None:
+        raise Forbidden("this account is not linked to a technician")
     try:
         day = date.fromisoformat(request.args["date"])
     except (KeyError, ValueError):
         return problem_response(
             400, "Bad Request", "give the day as ?date=YYYY-MM-DD", errors=[{"field": "date"}]
         )
-    jobs = g.db.scalars(
-        select(Job)
-        .where(Job.technician_id == technician.id, Job.service_date == day)
-        .options(selectinload(Job.site), selectinload(Job.parts))
-        .order_by(Job.planned_start, Job.id)
-    )
     return {
         "technician": technician.code,
         "date": day.isoformat(),
-        "jobs": [_job(j) for j in jobs],
+        "jobs": [_job(j) for j in technician_jobs(g.db, technician.id, day)],
     }
 
 

@@ -6,25 +6,66 @@ something; teardown closes it, rolling back whatever was not committed.
 Configuration, lowest to highest precedence: defaults below, ``DATABASE_URL``,
 ``FIELDOPS_*`` environment variables (``FIELDOPS_SECRET_KEY`` sets
 ``SECRET_KEY``), then the mapping passed to :func:`create_app`.
+
+Every request passes the same guards: a CSRF token on every form post, no
+cross-site writes to the JSON API, size limits, security headers on every answer,
+and errors as problem+json (API) or a styled page (browsers), never a traceback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, g, request
-from werkzeug.exceptions import HTTPException
+import click
+from flask import Flask, Response, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    UnsupportedMediaType,
+)
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.geocoding import make_geocoder
-from mobile_api.problems import problem_response
+from mobile_api.http import (
+    ENGINE_KEY,
+    GEOCODER_KEY,
+    SESSIONS_KEY,
+    SafeJSONProvider,
+    is_api_request,
+    may_open,
+    problem_response,
+)
 
-SESSIONS_KEY = "fieldops.sessions"
-ENGINE_KEY = "fieldops.engine"
+#: SHA-256 of the session key that was once committed (instance/secret_key, d058219).
+#: Anyone can read it in the history, so a server using it would accept forged cookies.
+LEAKED_SECRET_KEY_SHA256 = "ad24c878e59a77835d6d06c2191d45d10b80a998953c27218386dcf9f4d1356b"
+MIN_SECRET_KEY_BYTES = 32
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'"
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ConfigurationError(click.ClickException):
+    """The app refuses to start with this configuration.
+
+    A click error so that the ``fieldops`` command shows the message alone (exit 2);
+    a WSGI server shows it as the reason the app could not be built.
+    """
+
+    exit_code = 2
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -34,10 +75,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ----------
     config
         Settings that override the environment (tests pass ``DATABASE_URL``).
+
+    Raises
+    ------
+    ConfigurationError
+        The secret key is too short or is the one published in the repository's history.
     """
     instance = instance_path()
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
-    instance.mkdir(parents=True, exist_ok=True)
+    _make_private_folder(instance)
     app.config.from_mapping(
         DATABASE_URL=os.environ.get("DATABASE_URL", f"sqlite:///{instance / 'fieldops.sqlite3'}"),
         GEOCODER_URL="https://nominatim.openstreetmap.org",
@@ -46,36 +92,62 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         GEOCODER_MIN_DELAY_S=1.0,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,  # set it to true when the site is served over HTTPS
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=256 * 1024,
+        MAX_FORM_PARTS=200,
+        # Forms are checked in _guard_writes, which leaves the JSON API to its own rule.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_KEY_PREFIX="fieldops",
+        LOGIN_FAILURES_PER_ACCOUNT="5/minute",
+        LOGIN_FAILURES_PER_CLIENT="20/minute",
     )
     app.config.from_prefixed_env("FIELDOPS")
     if config:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
+    _check_secret_key(app.config["SECRET_KEY"])
+    app.json = SafeJSONProvider(app)
 
     engine = make_engine(app.config["DATABASE_URL"])
+    _create_private_sqlite_file(engine)
     sessions = make_session_factory(engine)
     app.extensions[ENGINE_KEY] = engine
     app.extensions[SESSIONS_KEY] = sessions
+    # One geocoder per process: its rate limiter must see every lookup the app makes.
+    app.extensions[GEOCODER_KEY] = make_geocoder(
+        user_agent=app.config["GEOCODER_USER_AGENT"],
+        url=app.config["GEOCODER_URL"],
+        min_delay_seconds=float(app.config["GEOCODER_MIN_DELAY_S"]),
+    )
+    csrf = CSRFProtect(app)
 
     @app.before_request
     def _open_session() -> None:
         # A Session connects only when first used, so opening one per request is cheap.
         g.db = sessions()
 
+    @app.before_request
+    def _guard_writes() -> None:
+        if is_api_request():
+            _refuse_cross_site_api_writes()
+        else:
+            csrf.protect()
+
     app.teardown_appcontext(_close_session)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
     from web import auth, dispatcher, requests
 
-    # One geocoder per process: its rate limiter must see every lookup the app makes.
-    app.extensions[requests.GEOCODER_KEY] = make_geocoder(
-        user_agent=app.config["GEOCODER_USER_AGENT"],
-        url=app.config["GEOCODER_URL"],
-        min_delay_seconds=float(app.config["GEOCODER_MIN_DELAY_S"]),
-    )
-    app.register_blueprint(auth.bp)
+    auth.init_app(app)
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(mobile_bp)
@@ -99,17 +171,114 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()  # rolls back anything a view did not commit
 
 
+def _refuse_cross_site_api_writes() -> None:
+    """API writes must come from this site or from a non-browser client, as JSON.
+
+    The API takes no CSRF token, but a browser sends the session cookie (and cached
+    Basic credentials) with a cross-site request. A cross-site page can only send
+    form-encodable bodies without asking first (CORS preflight, which we never grant),
+    so insisting on JSON and on a same-origin ``Origin``/``Sec-Fetch-Site`` stops it.
+    """
+    if request.method in SAFE_METHODS:
+        return
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        raise Forbidden("cross-site requests to the API are refused")
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Forbidden("cross-site requests to the API are refused")
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+
+
+def _security_headers(response: Response) -> Response:
+    """No framing, no sniffing, no inline code, no referrer leaks, no stored copies."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        # Pages show signed-in data and carry form tokens; only the stylesheet may be cached.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    return _http_error(
+        BadRequest(
+            "This form has expired or was sent from another site. "
+            "Go back, reload the page and try again."
+        )
+    )
+
+
 def _http_error(error: HTTPException) -> Any:
-    """JSON clients get problem+json; browsers get Werkzeug's HTML page."""
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        return problem_response(error.code or 500, error.name, error.description)
-    return error
+    """JSON clients get problem+json; browsers get the error page in the site's layout."""
+    status = error.code or 500
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        return problem_response(status, error.name, error.description, headers=headers)
+    return render_template("errors/error.html", error=error), status, headers
+
+
+def _unexpected_error(error: Exception) -> Any:
+    """A bug: the traceback goes to the server log, the client gets a plain 500."""
+    current_app.logger.error(
+        "Unhandled exception on %s %s", request.method, request.path, exc_info=error
+    )
+    return _http_error(InternalServerError())
+
+
+def _make_private_folder(folder: Path) -> None:
+    """The instance folder holds the key and password hashes: owner only (0700)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+
+
+def _create_private_file(path: Path) -> bool:
+    """Create ``path`` empty and readable by the owner only; False if it already exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _create_private_sqlite_file(engine: Engine) -> None:
+    """Create a new SQLite database file as 0600 before SQLite creates it world-readable.
+
+    SQLite gives its journal files the database file's permissions. An empty file is
+    an empty database. A missing folder is left for the connection to report.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return
+    if engine.url.query.get("mode") == "memory" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        _create_private_file(path)
 
 
 def _instance_secret_key(instance: Path) -> str:
-    """A random key kept in the instance folder, so sessions survive restarts."""
+    """A random key kept in the instance folder (0600), so sessions survive restarts."""
     key_file = instance / "secret_key"
-    if not key_file.exists():
+    if _create_private_file(key_file):
         key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+    key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _check_secret_key(key: str | bytes) -> None:
+    """Refuse short keys and the key published in the repository's history."""
+    raw = key.encode() if isinstance(key, str) else key
+    if hashlib.sha256(raw.strip()).hexdigest() == LEAKED_SECRET_KEY_SHA256:
+        raise ConfigurationError(
+            "the secret key is the one published in fieldops' git history; delete the "
+            "instance folder's secret_key file (a new one is made) or set "
+            "FIELDOPS_SECRET_KEY to a new random value"
+        )
+    if len(raw) < MIN_SECRET_KEY_BYTES:
+        raise ConfigurationError(
+            f"the secret key has {len(raw)} bytes; use at least {MIN_SECRET_KEY_BYTES} "
+            "random bytes (python -c 'import secrets; print(secrets.token_hex(32))')"
+        )

@@ -1,93 +1,196 @@
-"""Signing in and out, and the role checks every page uses."""
+"""Signing in and out, changing one's password, and throttling password guesses.
+
+Browsers sign in through the login form: the cookie then carries the token of a
+server-side sign-in (``dispatch.users.start_session``), so signing out or changing
+the password really ends it. Scripts may send HTTP Basic credentials instead, on the
+JSON API only: browsers replay Basic credentials cross-site, which must never reach
+a form.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import hashlib
+import math
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse
+from werkzeug.exceptions import TooManyRequests
 
 from dispatch.audit import set_actor
-from dispatch.enums import Role
 from dispatch.models import User
-from dispatch.users import authenticate
-from mobile_api.problems import problem_response
+from dispatch.users import (
+    AccountError,
+    WrongPassword,
+    authenticate,
+    change_password,
+    end_session,
+    session_user,
+    start_session,
+)
+from mobile_api.http import LOGIN_THROTTLE_KEY, is_api_request, login_required
+
+#: Key of the sign-in token in Flask's (signed) session cookie.
+TOKEN_KEY = "sign_in"
 
 bp = Blueprint("auth", __name__)
 
 
+class LoginThrottle:
+    """Counts failed password checks per account and per client; refuses more with 429.
+
+    Only failures count, so a user who signs in correctly is never slowed down. Once a
+    limit is used up, even the right password is refused until the window moves on:
+    otherwise a guesser would learn when a guess was right. Storage is Flask-Limiter's
+    (memory, or Redis when ``RATELIMIT_STORAGE_URI`` names one), so several server
+    processes share the counts.
+    """
+
+    def __init__(
+        self, limiter: Limiter, *, per_account: str, per_client: str, prefix: str
+    ) -> None:
+        self._limiter = limiter
+        self._per_account = parse(per_account)
+        self._per_client = parse(per_client)
+        self._prefix = prefix
+
+    def check(self, username: str) -> None:
+        """Raise 429 with ``Retry-After`` if this account or this client has no tries left."""
+        strategy = self._limiter.limiter
+        for limit, key in self._counters(username):
+            if not strategy.test(limit, self._prefix, key):
+                reset_at = strategy.get_window_stats(limit, self._prefix, key).reset_time
+                wait_s = max(1, math.ceil(reset_at - time.time()))
+                raise TooManyRequests(
+                    f"Too many failed sign-ins. Try again in {wait_s} seconds.",
+                    retry_after=wait_s,
+                )
+
+    def failed(self, username: str) -> None:
+        """Count one failed password check against the account and the client."""
+        for limit, key in self._counters(username):
+            self._limiter.limiter.hit(limit, self._prefix, key)
+
+    def _counters(self, username: str) -> list[tuple[RateLimitItem, str]]:
+        # Hashed so arbitrary user input never becomes a raw storage key.
+        account = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+        return [
+            (self._per_account, f"login-account:{account}"),
+            (self._per_client, f"login-client:{get_remote_address() or 'unknown'}"),
+        ]
+
+
+def init_app(app: Flask) -> None:
+    """Attach the login throttle (and its Flask-Limiter storage) and the sign-in pages."""
+    limiter = Limiter(key_func=get_remote_address)
+    limiter.init_app(app)
+    app.extensions[LOGIN_THROTTLE_KEY] = LoginThrottle(
+        limiter,
+        per_account=app.config["LOGIN_FAILURES_PER_ACCOUNT"],
+        per_client=app.config["LOGIN_FAILURES_PER_CLIENT"],
+        prefix=app.config["RATELIMIT_KEY_PREFIX"],
+    )
+    app.register_blueprint(bp)
+
+
 @bp.before_app_request
 def load_user() -> None:
-    """Put the signed-in user on ``g`` and name them as the actor of this request's changes.
-
-    Browsers sign in through the login form (session cookie); scripts may send
-    HTTP Basic credentials with each request instead.
-    """
-    user_id = session.get("user_id")
-    credentials = request.authorization
-    if user_id is not None:
-        g.user = g.db.get(User, user_id)
+    """Put the signed-in user on ``g`` and name them as the actor of this request's changes."""
+    token = session.get(TOKEN_KEY)
+    credentials = request.authorization if is_api_request() else None
+    user: User | None = None
+    if token is not None:
+        user = session_user(g.db, token)
+        if user is None:
+            session.clear()  # signed out elsewhere, password changed, or deactivated
     elif credentials is not None and credentials.type == "basic":
-        g.user = authenticate(g.db, credentials.username or "", credentials.password or "")
-    else:
-        g.user = None
-    if g.user is not None and not g.user.active:
-        session.clear()
-        g.user = None
-    if g.user is not None:
-        set_actor(g.db, user_id=g.user.id, name=g.user.username)
-
-
-def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Send anonymous visitors to the login page; refuse users without one of ``roles``."""
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def wrapped(**kwargs: Any) -> Any:
-            api = request.path.startswith("/api/")
-            if g.user is None:
-                if api:
-                    return problem_response(
-                        401,
-                        "Unauthorized",
-                        "sign in or send HTTP Basic credentials",
-                        headers={"WWW-Authenticate": 'Basic realm="fieldops"'},
-                    )
-                return redirect(url_for("auth.login", next=request.full_path))
-            if roles and not any(g.user.has_role(r) for r in (*roles, Role.ADMIN)):
-                if api:
-                    return problem_response(403, "Forbidden", "your role may not do this")
-                abort(403)
-            return view(**kwargs)
-
-        return wrapped
-
-    return decorator
+        user = _check_password(credentials.username or "", credentials.password or "")
+    g.user = user
+    if user is not None:
+        set_actor(g.db, user_id=user.id, name=user.username)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Sign in with username and password."""
     if request.method == "POST":
-        user = authenticate(
-            g.db, request.form.get("username", ""), request.form.get("password", "")
-        )
+        user = _check_password(request.form.get("username", ""), request.form.get("password", ""))
         if user is None:
             flash("Wrong username or password.")
             return render_template("login.html"), 401
-        session.clear()
-        session["user_id"] = user.id
+        _start_sign_in(user)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html")
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Sign out."""
+    """Sign out: the sign-in ends on the server, so a copy of the cookie stops working too."""
+    token = session.get(TOKEN_KEY)
+    if token is not None:
+        end_session(g.db, token)
+        g.db.commit()
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required()
+def password() -> Any:
+    """Change one's own password; every other sign-in of the account ends."""
+    error = None
+    if request.method == "POST":
+        throttle: LoginThrottle = current_app.extensions[LOGIN_THROTTLE_KEY]
+        throttle.check(g.user.username)
+        try:
+            change_password(
+                g.db,
+                g.user,
+                current_password=request.form.get("current_password", ""),
+                new_password=request.form.get("new_password", ""),
+            )
+        except WrongPassword as exc:
+            throttle.failed(g.user.username)
+            error = str(exc)
+        except AccountError as exc:
+            error = str(exc)
+        else:
+            _start_sign_in(g.user)
+            flash("Password changed. Every other sign-in of your account has ended.")
+            return redirect(url_for("dispatcher.index"))
+    return render_template("password.html", error=error), (422 if error else 200)
+
+
+def _check_password(username: str, password: str) -> User | None:
+    """The user with these credentials, counting a failure against the throttle."""
+    throttle: LoginThrottle = current_app.extensions[LOGIN_THROTTLE_KEY]
+    throttle.check(username)
+    user = authenticate(g.db, username, password)
+    if user is None:
+        throttle.failed(username)
+    return user
+
+
+def _start_sign_in(user: User) -> None:
+    """A fresh cookie with a new server-side sign-in (never reuse a pre-login session)."""
+    session.clear()
+    session[TOKEN_KEY] = start_session(g.db, user)
+    g.db.commit()
 
 
 def _safe_next(target: str | None) -> str:

@@ -7,12 +7,10 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
-from sqlalchemy import func, select
 
-from dispatch.days import plannable_jobs, service_day, technicians_working
+from dispatch.days import latest_service_day, plannable_jobs, service_day, technicians_working
 from dispatch.enums import Role
-from dispatch.models import ServiceDay
-from web.auth import login_required
+from mobile_api.http import login_required, user_may
 
 bp = Blueprint("dispatcher", __name__)
 
@@ -21,12 +19,12 @@ bp = Blueprint("dispatcher", __name__)
 @login_required()
 def index() -> Any:
     """Dispatchers open the most recent service day; requesters the request form."""
-    if not (g.user.has_role(Role.DISPATCHER) or g.user.has_role(Role.ADMIN)):
+    if not user_may(g.user, [Role.DISPATCHER]):
         if g.user.has_role(Role.REQUESTER):
             return redirect(url_for("requests.new_request"))
         return render_template("home.html")
-    latest = g.db.scalar(select(func.max(ServiceDay.day)))
-    return redirect(url_for("dispatcher.day", day=(latest or date.today()).isoformat()))
+    latest = latest_service_day(g.db) or date.today()
+    return redirect(url_for("dispatcher.day", day=latest.isoformat()))
 
 
 @bp.get("/day/<day>")

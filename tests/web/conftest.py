@@ -1,7 +1,12 @@
-"""Fixtures for the Flask app: an app on the test database and signed-in clients."""
+"""Fixtures for the Flask app: an app on the test database and signed-in clients.
+
+CSRF protection stays on in tests: form posts carry the token read from the page
+(:func:`csrf_token`), as a browser's would.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,10 +16,13 @@ from flask.testing import FlaskClient
 
 from dispatch.enums import Role
 from dispatch.users import create_user
+from mobile_api.http import SESSIONS_KEY
 from tests.fake_nominatim import FakeNominatim
-from web.app import SESSIONS_KEY, create_app
+from web.app import create_app
 
 PASSWORD = "correct horse battery"
+#: Long enough for the app's minimum (32 bytes); tests never use the instance folder's key.
+SECRET_KEY = "test-secret-key-of-at-least-32-bytes"
 ADDRESS = "Storgata 1, Oslo"
 PLACE = (59.9127, 10.7461, "Storgata 1, 0155 Oslo, Norway")
 
@@ -36,7 +44,7 @@ def app(
         {
             "TESTING": True,
             "DATABASE_URL": database_url,
-            "SECRET_KEY": "test",
+            "SECRET_KEY": SECRET_KEY,
             "GEOCODER_URL": nominatim.url,
             "GEOCODER_MIN_DELAY_S": 0,
         }
@@ -52,7 +60,11 @@ def add_user(app: Flask) -> Callable[..., int]:
     def add(username: str, *roles: Role) -> int:
         with app.extensions[SESSIONS_KEY].begin() as session:
             return create_user(
-                session, username=username, password=PASSWORD, roles=list(roles), full_name=username
+                session,
+                username=username,
+                password=PASSWORD,
+                roles=list(roles),
+                full_name=username,
             ).id
 
     return add
@@ -64,8 +76,19 @@ def login(app: Flask) -> Callable[[str], FlaskClient]:
 
     def sign_in(username: str) -> FlaskClient:
         client = app.test_client()
-        response = client.post("/login", data={"username": username, "password": PASSWORD})
+        response = client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+        )
         assert response.status_code == 302, response.data
         return client
 
     return sign_in
+
+
+def csrf_token(client: FlaskClient, page: str = "/login") -> str:
+    """The form token ``page`` hands this client, read from its hidden field."""
+    html = client.get(page).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, f"{page} has no CSRF field"
+    return found.group(1)

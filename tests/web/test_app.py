@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from dispatch.enums import Role
 from dispatch.scenario import import_scenario
-from web.app import SESSIONS_KEY
+from mobile_api.http import SESSIONS_KEY
+from tests.web.conftest import PASSWORD, csrf_token
 
 DAY = Path(__file__).parents[1] / "data" / "fieldservice" / "oslo-5x30.json"
 
@@ -42,7 +43,10 @@ def test_wrong_password_is_refused(app: Flask, add_user: Callable[..., int]) -> 
     """A bad password gets 401 and no session."""
     add_user("ann", Role.DISPATCHER)
     client = app.test_client()
-    response = client.post("/login", data={"username": "ann", "password": "nope-nope"})
+    response = client.post(
+        "/login",
+        data={"username": "ann", "password": "nope-nope", "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 401
     assert client.get("/").status_code == 302
 
@@ -52,8 +56,11 @@ def test_wrong_password_is_refused(app: Flask, add_user: Callable[..., int]) -> 
     [(Role.DISPATCHER, 200), (Role.ADMIN, 200), (Role.TECHNICIAN, 403), (Role.WAREHOUSE, 403)],
 )
 def test_day_page_is_for_dispatchers(
-    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient],
-    role: Role, status: int,
+    app: Flask,
+    add_user: Callable[..., int],
+    login: Callable[[str], FlaskClient],
+    role: Role,
+    status: int,
 ) -> None:
     """Only dispatchers (and admins) see the day board."""
     _import_day(app)
@@ -71,7 +78,8 @@ def test_login_redirect_stays_on_site(app: Flask, add_user: Callable[..., int]) 
     add_user("ann", Role.DISPATCHER)
     client = app.test_client()
     response = client.post(
-        "/login?next=//evil.example/x", data={"username": "ann", "password": "correct horse battery"}
+        "/login?next=//evil.example/x",
+        data={"username": "ann", "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
     assert response.headers["Location"] == "/"
 
@@ -117,5 +125,6 @@ def test_mobile_jobs_lists_the_technicians_jobs(
     assert body["technician"] == "T-01"
     assert [j["reference"] for j in body["jobs"]] == ["J-0001", "J-0003"]
     assert body["jobs"][0]["parts"] == [
-        {"sku": "PIPE-CPLR-15", "quantity": 1}, {"sku": "SEAL-KIT", "quantity": 1}
+        {"sku": "PIPE-CPLR-15", "quantity": 1},
+        {"sku": "SEAL-KIT", "quantity": 1},
     ]

@@ -1,0 +1,115 @@
+"""HTTP plumbing shared by every blueprint: problem+json, the sign-in requirement, app keys.
+
+It lives in ``mobile_api`` because that is the lowest package that knows Flask: ``web``
+depends on ``mobile_api``, never the reverse (``tests/test_architecture.py``), so this is
+the one place both the phone API and the web pages can import it from.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, redirect, request, url_for
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from dispatch.enums import Role
+from dispatch.models import User
+
+#: ``app.extensions`` keys of what the app factory builds once per process.
+ENGINE_KEY = "fieldops.engine"
+SESSIONS_KEY = "fieldops.sessions"
+GEOCODER_KEY = "fieldops.geocoder"
+LOGIN_THROTTLE_KEY = "fieldops.login_throttle"
+
+#: Path prefix of the JSON API: problem+json errors, HTTP Basic allowed, no form tokens.
+API_PREFIX = "/api/"
+
+#: Attribute ``login_required`` leaves on a view: the roles it admits (empty: anyone signed in).
+_ROLES_ATTRIBUTE = "required_roles"
+
+
+def is_api_request() -> bool:
+    """Whether the current request is for the JSON API (and so answers problem+json)."""
+    return request.path.startswith(API_PREFIX)
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: Iterable[tuple[str, str]] | dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """An RFC 9457 ``application/problem+json`` response; ``extra`` adds members like ``errors``."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    response.headers.update(headers or {})
+    return response
+
+
+def user_may(user: User, roles: Iterable[Role]) -> bool:
+    """Whether ``user`` holds one of ``roles`` (none listed: any user); admins may do anything."""
+    wanted = tuple(roles)
+    return not wanted or any(user.has_role(role) for role in (*wanted, Role.ADMIN))
+
+
+def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Admit only signed-in users holding one of ``roles``.
+
+    Anonymous browsers are sent to the login page; anonymous API clients get 401 with
+    a Basic challenge; users without the role get 403. The roles stay on the view so
+    the navigation can show only what a user may open (:func:`may_open`).
+    """
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(**kwargs: Any) -> Any:
+            user: User | None = g.get("user")
+            if user is None:
+                if is_api_request():
+                    raise Unauthorized(
+                        "sign in or send HTTP Basic credentials",
+                        www_authenticate=WWWAuthenticate("basic", {"realm": "fieldops"}),
+                    )
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not user_may(user, roles):
+                raise Forbidden("your role may not open this")
+            return view(**kwargs)
+
+        setattr(wrapped, _ROLES_ATTRIBUTE, roles)
+        return wrapped
+
+    return decorator
+
+
+def may_open(endpoint: str) -> bool:
+    """Whether the signed-in user may open ``endpoint`` (for navigation links)."""
+    user: User | None = g.get("user")
+    view = current_app.view_functions.get(endpoint)
+    if user is None or view is None or not hasattr(view, _ROLES_ATTRIBUTE):
+        return False
+    return user_may(user, getattr(view, _ROLES_ATTRIBUTE))
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, except that input nested too deeply is invalid JSON.
+
+    ``json.loads`` raises ``RecursionError`` on deep nesting (100,000 ``[``); as a
+    ``ValueError`` it takes Flask's path for bad JSON, a 400, in every view at once.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
