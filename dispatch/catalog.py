@@ -2,19 +2,26 @@
 
 Loading is an upsert by code, so the same file can be applied again after an
 edit; items missing from the file are left as they are (retire them by setting
-``active`` to false).
+``active`` to false). Typical parts must already be in the parts table, so a
+typing error in a SKU is caught here rather than when a job needs the part.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.enums import Priority
 from dispatch.models import CatalogItem, SlaTarget
+from dispatch.validation import Code, Name, NoNul, PositiveDbInt, Skill
+from inventory.models import Part
+
+#: Width of the ``category`` column.
+_CATEGORY_LENGTH = 80
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -22,8 +29,8 @@ _STRICT = ConfigDict(extra="forbid")
 class SlaInput(BaseModel):
     model_config = _STRICT
 
-    response_minutes: PositiveInt
-    resolution_minutes: PositiveInt
+    response_minutes: PositiveDbInt
+    resolution_minutes: PositiveDbInt
 
     @model_validator(mode="after")
     def _resolution_after_response(self) -> SlaInput:
@@ -35,12 +42,12 @@ class SlaInput(BaseModel):
 class CatalogItemInput(BaseModel):
     model_config = _STRICT
 
-    code: str = Field(min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
-    category: str = Field(min_length=1, max_length=80)
-    default_duration_min: PositiveInt
-    required_skills: list[str] = []
-    typical_parts: dict[str, PositiveInt] = {}
+    code: Code
+    name: Annotated[Name, StringConstraints(min_length=1)]
+    category: Annotated[str, StringConstraints(min_length=1, max_length=_CATEGORY_LENGTH), NoNul]
+    default_duration_min: PositiveDbInt
+    required_skills: list[Skill] = []
+    typical_parts: dict[Code, PositiveDbInt] = {}
     requires_approval: bool = False
     active: bool = True
     sla: dict[Priority, SlaInput] = {}
@@ -75,7 +82,8 @@ def load_catalog(session: Session, document: Any) -> int:
     Raises
     ------
     CatalogError
-        Listing every invalid field; nothing is written.
+        Listing every invalid field and every typical part that is not in the
+        parts table; nothing is written.
     """
     try:
         catalog = CatalogInput.model_validate(document)
@@ -86,6 +94,9 @@ def load_catalog(session: Session, document: Any) -> int:
                 for e in exc.errors()
             ]
         ) from None
+    unknown_parts = _unknown_parts(session, catalog.items)
+    if unknown_parts:
+        raise CatalogError(unknown_parts)
     existing = {
         item.code: item
         for item in session.scalars(
@@ -110,3 +121,28 @@ def load_catalog(session: Session, document: Any) -> int:
         session.add(item)
     session.flush()
     return len(catalog.items)
+
+
+def offered_items(session: Session) -> Sequence[CatalogItem]:
+    """The active catalog items, by name: what a requester may choose from."""
+    return session.scalars(
+        select(CatalogItem).where(CatalogItem.active).order_by(CatalogItem.name)
+    ).all()
+
+
+def _unknown_parts(session: Session, items: list[CatalogItemInput]) -> list[str]:
+    """One problem per item whose typical parts name SKUs the parts table does not have."""
+    wanted = {sku for item in items for sku in item.typical_parts}
+    known = set(session.scalars(select(Part.sku).where(Part.sku.in_(sorted(wanted)))))
+    problems = [
+        f"items.{position}.typical_parts: unknown part SKU(s)"
+        f" {', '.join(sorted(set(item.typical_parts) - known))} (item {item.code})"
+        for position, item in enumerate(items)
+        if not set(item.typical_parts) <= known
+    ]
+    if problems:
+        problems.append(
+            "typical parts must be in the parts table first: import a scenario whose"
+            " parts list has them (`fieldops import-scenario FILE`)"
+        )
+    return problems

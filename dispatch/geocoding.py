@@ -6,16 +6,22 @@ User-Agent, so every request passes through geopy's ``RateLimiter``.
 Results are cached in the database (``GeocodeCache``) so the same address
 is never looked up twice. Service failures become ``GeocodingError`` so
 callers deal with one exception type instead of geopy's hierarchy.
+
+A server that cannot be reached or does not answer in time (no network) fails
+at once, with one message and no retry: retrying only makes a person wait
+longer for the same answer. Only an answer that says "busy" (429, 5xx) is
+retried.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from geopy.adapters import URLLibAdapter
+from geopy.adapters import AdapterHTTPError, URLLibAdapter
 from geopy.exc import GeopyError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
@@ -24,6 +30,8 @@ from sqlalchemy.orm import Session
 from dispatch.models import GeocodeCache
 
 DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
+#: Seconds to wait for the geocoding service before telling the person it did not answer.
+DEFAULT_TIMEOUT_SECONDS = 3.0
 
 # Width of the String(500) columns of GeocodeCache.
 _MAX_COLUMN_LENGTH = 500
@@ -69,7 +77,7 @@ def normalize_query(query: str) -> str:
 
 
 class NominatimGeocoder:
-    """Geocoder backed by a Nominatim server, rate limited and retrying.
+    """Geocoder backed by a Nominatim server, rate limited, retrying when it is busy.
 
     Parameters
     ----------
@@ -84,7 +92,7 @@ class NominatimGeocoder:
     timeout : float
         Seconds to wait for one HTTP response.
     max_retries : int
-        Extra attempts after a service error before giving up.
+        Extra attempts after the server answered with a 429 or 5xx status.
     error_wait_seconds : float
         Pause before a retry; raised to ``min_delay_seconds`` if lower,
         because a retry must respect the rate limit too.
@@ -97,7 +105,7 @@ class NominatimGeocoder:
         domain: str = "nominatim.openstreetmap.org",
         scheme: str = "https",
         min_delay_seconds: float = 1.0,
-        timeout: float = 10.0,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = 2,
         error_wait_seconds: float = 5.0,
     ) -> None:
@@ -112,20 +120,25 @@ class NominatimGeocoder:
             timeout=timeout,
             adapter_factory=URLLibAdapter,
         )
+        # The limiter only spaces requests. Its own retries would also retry an
+        # unreachable server, and log a full traceback (geopy's logger, exc_info)
+        # for each retry, which a CLI without logging set up prints to stderr.
         # swallow_exceptions=False: a failure must reach the caller, not
         # silently look like "address not found".
         self._rate_limited_geocode = RateLimiter(
             self._client.geocode,
             min_delay_seconds=min_delay_seconds,
-            max_retries=max_retries,
-            error_wait_seconds=max(error_wait_seconds, min_delay_seconds),
+            max_retries=0,
             swallow_exceptions=False,
         )
+        self._max_retries = max_retries
+        # A retry must respect the rate limit too.
+        self._error_wait_seconds = max(error_wait_seconds, min_delay_seconds)
 
     @property
     def api_url(self) -> str:
         """Search endpoint the requests go to, e.g. for startup logs."""
-        return self._client.api
+        return str(self._client.api)
 
     def geocode(self, query: str) -> GeocodeResult | None:
         """Look up one address.
@@ -144,15 +157,21 @@ class NominatimGeocoder:
         Raises
         ------
         GeocodingError
-            If the service times out, answers with an HTTP error or cannot
-            be reached, after the retries are used up.
+            If the service cannot be reached or times out, or answers with
+            an HTTP error (after the retries, when it said it was busy).
         """
         if not query.strip():
             return None
-        try:
-            location = self._rate_limited_geocode(query, exactly_one=True)
-        except GeopyError as exc:
-            raise GeocodingError(f"Geocoding service failed: {exc}") from exc
+        attempt = 0
+        while True:
+            try:
+                location = self._rate_limited_geocode(query, exactly_one=True)
+                break
+            except GeopyError as exc:
+                if attempt >= self._max_retries or not _busy(exc):
+                    raise GeocodingError(f"Geocoding service failed: {exc}") from exc
+            attempt += 1
+            time.sleep(self._error_wait_seconds)
         if location is None:
             return None
         return GeocodeResult(
@@ -160,6 +179,40 @@ class NominatimGeocoder:
             longitude=location.longitude,
             display_name=location.address,
         )
+
+
+class StopAfterFailure:
+    """Geocoder that stops asking a service once it has failed.
+
+    For batches (a CSV file): after one ``GeocodingError`` every later lookup
+    raises it again at once, so a hundred rows do not wait a hundred timeouts
+    for a service that is down.
+
+    Parameters
+    ----------
+    geocoder : Geocoder
+        Service asked until it fails.
+    """
+
+    def __init__(self, geocoder: Geocoder) -> None:
+        self._geocoder = geocoder
+        self._failure: GeocodingError | None = None
+
+    def geocode(self, query: str) -> GeocodeResult | None:
+        """Look up an address, unless the service has already failed.
+
+        Raises
+        ------
+        GeocodingError
+            The service's failure, now or from an earlier lookup.
+        """
+        if self._failure is not None:
+            raise self._failure
+        try:
+            return self._geocoder.geocode(query)
+        except GeocodingError as exc:
+            self._failure = exc
+            raise
 
 
 class CachedGeocoder:
@@ -216,14 +269,20 @@ class CachedGeocoder:
                     latitude=result.latitude,
                     longitude=result.longitude,
                     display_name=result.display_name[:_MAX_COLUMN_LENGTH],
-                    created_at=datetime.now(timezone.utc),
+                    created_at=datetime.now(UTC),
                 )
             )
             self._session.flush()
         return result
 
 
-def make_geocoder(*, user_agent: str, url: str | None, min_delay_seconds: float) -> Geocoder:
+def make_geocoder(
+    *,
+    user_agent: str,
+    url: str | None,
+    min_delay_seconds: float,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Geocoder:
     """Build a Nominatim geocoder from a configured base URL.
 
     Configuration holds one URL (e.g. ``http://127.0.0.1:8081``) while
@@ -238,6 +297,8 @@ def make_geocoder(*, user_agent: str, url: str | None, min_delay_seconds: float)
         prefix. ``None`` or empty means the public OpenStreetMap server.
     min_delay_seconds : float
         Minimum spacing between two requests.
+    timeout_seconds : float
+        Seconds to wait for one answer before giving up.
 
     Returns
     -------
@@ -258,4 +319,17 @@ def make_geocoder(*, user_agent: str, url: str | None, min_delay_seconds: float)
         domain=domain,
         scheme=parts.scheme,
         min_delay_seconds=min_delay_seconds,
+        timeout=timeout_seconds,
+    )
+
+
+def _busy(error: GeopyError) -> bool:
+    """Whether the server answered that it is busy or failing (429, 5xx), worth a retry.
+
+    geopy raises HTTP errors from an ``AdapterHTTPError``; a server that was
+    never reached, or did not answer in time, has no such cause.
+    """
+    cause = error.__cause__
+    return isinstance(cause, AdapterHTTPError) and (
+        cause.status_code == 429 or cause.status_code >= 500
     )

@@ -1,22 +1,83 @@
-"""Human-readable, gap-free references such as ``SR-2026-000042``.
+"""Human-readable references such as ``SR-2026-000042``.
 
 Each series (prefix and year) has one ``ReferenceCounter`` row. Numbers are
 taken with a single ``UPDATE ... RETURNING``: on PostgreSQL the row lock it
 holds until the caller's transaction ends makes concurrent callers wait their
 turn, and on SQLite the database-wide write lock does the same. A rolled-back
-transaction gives its number back, so references have no gaps.
+transaction gives its number back, so the counter itself leaves no gaps.
+
+Intake references must also be free of rows written by other means (scenario
+import). Importers refuse ids shaped like intake references
+(``is_intake_reference``), and intake skips any number already in use
+(``next_intake_reference``), so an old import cannot block intake.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import update
+import re
+
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from dispatch.models import ReferenceCounter
+from dispatch.models import Job, ReferenceCounter, ServiceRequest
 
-# Each dialect's INSERT that knows ON CONFLICT; the counter only runs on these two.
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+#: Prefix of service-request references; their first job adds ``-1``.
+INTAKE_PREFIX = "SR"
+
+# Every shape intake and the lifecycle hand out, with or without the prefix (a scenario
+# job ``<id>`` also gets the request ``SR-<id>``): ``SR-2026-000042``, its job
+# ``SR-2026-000042-1``, that job's follow-ups ``...-1-F1``, ``...-1-F2``. Numbers have at
+# least six digits (zero-padded) and more once a year passes 999,999 requests.
+_INTAKE_REFERENCE = re.compile(rf"(?:{INTAKE_PREFIX}-)?\d{{4}}-\d{{6,}}(?:-\d+|-F\d+)*")
+
+
+def is_intake_reference(text: str) -> bool:
+    """Whether ``text`` has the shape of a reference intake hands out, now or later.
+
+    Importers call this to refuse ids that would collide with a future service
+    request or one of its jobs (``2026-000042`` would become the request
+    ``SR-2026-000042``).
+
+    Parameters
+    ----------
+    text : str
+        An id from outside, e.g. a scenario job id.
+
+    Returns
+    -------
+    bool
+        True for ``SR-2026-000042``, ``SR-2026-000042-1``, ``SR-2026-000042-1-F1``
+        and the same without ``SR-``.
+    """
+    return _INTAKE_REFERENCE.fullmatch(text) is not None
+
+
+def next_intake_reference(session: Session, *, year: int) -> str:
+    """Take the next service-request reference that no row uses yet.
+
+    A number is skipped when a request or job already has its reference or one
+    derived from it (``-1``, ``-1-F1``), which only rows written outside intake
+    can have. The loop ends: every pass takes a higher number, and only the
+    finitely many existing rows can be in its way. Concurrent callers wait on
+    the counter's row lock, so two of them never check the same number.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session of the caller's unit of work.
+    year : int
+        Year the numbering restarts in.
+
+    Returns
+    -------
+    str
+        ``SR-{year}-{number}``, e.g. ``"SR-2026-000042"``.
+    """
+    while True:
+        reference = next_reference(session, INTAKE_PREFIX, year=year)
+        if not _in_use(session, reference):
+            return reference
 
 
 def next_reference(session: Session, prefix: str, *, year: int) -> str:
@@ -72,6 +133,25 @@ def _increment(session: Session, series: str) -> int | None:
 
 def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:
     dialect = session.get_bind().dialect.name
-    if dialect not in _INSERTS:
-        raise NotImplementedError(f"reference counters need PostgreSQL or SQLite, not {dialect}")
-    return _INSERTS[dialect](ReferenceCounter)
+    if dialect == "postgresql":
+        return postgresql.insert(ReferenceCounter)
+    if dialect == "sqlite":
+        return sqlite.insert(ReferenceCounter)
+    raise NotImplementedError(f"reference counters need PostgreSQL or SQLite, not {dialect}")
+
+
+def _in_use(session: Session, reference: str) -> bool:
+    """Whether a request or job has ``reference`` or a reference derived from it."""
+    derived = reference + "-"
+    taken = or_(
+        exists().where(
+            or_(
+                ServiceRequest.reference == reference,
+                ServiceRequest.reference.startswith(derived, autoescape=True),
+            )
+        ),
+        exists().where(
+            or_(Job.reference == reference, Job.reference.startswith(derived, autoescape=True))
+        ),
+    )
+    return bool(session.scalar(select(taken)))

@@ -1,7 +1,8 @@
 """Service-request intake over the web: the requester's form and the JSON API.
 
 Both hand the submission to ``dispatch.intake.submit_request``; they differ only
-in how input arrives and how errors are shown.
+in how input arrives and how errors are shown: the form by each field, under the
+label a person sees; the API as machine field paths in problem+json.
 """
 
 from __future__ import annotations
@@ -9,18 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
-from sqlalchemy import select
 
+from dispatch.catalog import offered_items
 from dispatch.db import utcnow
 from dispatch.enums import Channel, Level, Role
 from dispatch.geocoding import CachedGeocoder
-from dispatch.intake import IntakeError, flat_submission, submit_request
-from dispatch.models import CatalogItem, ServiceRequest
-from mobile_api.problems import problem_response
-from web.auth import login_required
+from dispatch.intake import (
+    FORM_FIELDS,
+    IntakeError,
+    flat_name,
+    flat_submission,
+    label_of,
+    submit_request,
+    visible_request,
+)
+from dispatch.models import ServiceRequest
+from mobile_api.http import GEOCODER_KEY, login_required, problem_response
 
-GEOCODER_KEY = "fieldops.geocoder"
 INTAKE_ROLES = (Role.REQUESTER, Role.DISPATCHER)
+#: What the form calls each field.
+FORM_LABELS = {field.name: field.label for field in FORM_FIELDS}
 
 bp = Blueprint("requests", __name__)
 
@@ -30,18 +39,25 @@ bp = Blueprint("requests", __name__)
 def new_request() -> Any:
     """The web form for raising a service request."""
     errors: dict[str, str] = {}
+    labels: dict[str, str] = {}
     if request.method == "POST":
         try:
             created = _submit(flat_submission(request.form), Channel.WEB)
         except IntakeError as exc:
-            errors = {e.field: e.message for e in exc.errors}
+            for error in exc.errors:
+                name = flat_name(error.field)
+                errors[name] = "; ".join(filter(None, (errors.get(name), error.message)))
+                labels[name] = label_of(error.field)
         else:
             return redirect(url_for("requests.show_request", reference=created.reference))
-    catalog = g.db.scalars(
-        select(CatalogItem).where(CatalogItem.active).order_by(CatalogItem.name)
-    ).all()
     return render_template(
-        "requests/new.html", catalog=catalog, levels=list(Level), form=request.form, errors=errors
+        "requests/new.html",
+        catalog=offered_items(g.db),
+        levels=list(Level),
+        form=request.form,
+        errors=errors,
+        error_labels=labels,
+        labels=FORM_LABELS,
     ), (422 if errors else 200)
 
 
@@ -49,8 +65,8 @@ def new_request() -> Any:
 @login_required(*INTAKE_ROLES)
 def show_request(reference: str) -> Any:
     """What was recorded: reference, priority and SLA due times."""
-    found = g.db.scalar(select(ServiceRequest).where(ServiceRequest.reference == reference))
-    if found is None or not _may_see(found):
+    found = visible_request(g.db, reference, viewer=g.user)
+    if found is None:
         return render_template("requests/missing.html", reference=reference), 404
     return render_template("requests/show.html", service_request=found)
 
@@ -90,14 +106,6 @@ def _submit(submission: dict[str, Any], channel: Channel) -> ServiceRequest:
     created = submit_request(g.db, submission, geocoder=geocoder, now=utcnow())
     g.db.commit()
     return created
-
-
-def _may_see(service_request: ServiceRequest) -> bool:
-    """Requesters see their own requests; dispatchers and admins see all."""
-    user = g.user
-    if user.has_role(Role.DISPATCHER) or user.has_role(Role.ADMIN):
-        return True
-    return service_request.requester_user_id == user.id
 
 
 def _iso(value: Any) -> str | None:

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from dispatch.catalog import load_catalog
 from dispatch.enums import Role
 from dispatch.models import Customer, Event, Job, ServiceRequest, Site
+from inventory.models import Part
 from tests.fake_nominatim import FakeNominatim
-from tests.web.conftest import ADDRESS, PASSWORD, PLACE
+from tests.web.conftest import ADDRESS, PASSWORD, PLACE, csrf_token
 from web.app import SESSIONS_KEY
 
 VALID = {
@@ -31,9 +32,12 @@ VALID = {
 
 @pytest.fixture(autouse=True)
 def catalog(app: Flask) -> None:
-    """The catalog shipped with the demo."""
+    """The catalog shipped with the demo, after the parts its items list."""
     document = json.loads(resources.files("dispatch").joinpath("data/catalog.json").read_text())
+    skus = sorted({sku for item in document["items"] for sku in item.get("typical_parts", {})})
     with app.extensions[SESSIONS_KEY].begin() as session:
+        session.add_all(Part(sku=sku, name=f"Part {sku}") for sku in skus)
+        session.flush()
         load_catalog(session, document)
 
 
@@ -81,7 +85,13 @@ def test_api_lists_every_bad_field_and_writes_nothing(app: Flask, requester: Fla
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     fields = {e["field"] for e in response.json["errors"]}
-    assert {"requester.name", "requester.email", "site.latitude", "catalog_code", "impact"} <= fields
+    assert {
+        "requester.name",
+        "requester.email",
+        "site.latitude",
+        "catalog_code",
+        "impact",
+    } <= fields
     assert [_count(app, m) for m in (ServiceRequest, Job, Site, Customer)] == [0, 0, 0, 0]
     assert _count(app, Event) == events_before
 
@@ -109,7 +119,9 @@ def test_api_needs_credentials_and_accepts_basic_auth(
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     add_user("script", Role.REQUESTER)
     token = b64encode(f"script:{PASSWORD}".encode()).decode()
-    response = client.post("/api/v1/requests", json=VALID, headers={"Authorization": f"Basic {token}"})
+    response = client.post(
+        "/api/v1/requests", json=VALID, headers={"Authorization": f"Basic {token}"}
+    )
     assert response.status_code == 201
 
 
@@ -131,16 +143,25 @@ def test_api_refuses_non_object_body(requester: FlaskClient) -> None:
 def test_form_shows_every_error_then_accepts_corrected_input(
     app: Flask, requester: FlaskClient
 ) -> None:
-    """The web form redisplays with each bad field explained, then records the fix."""
+    """The web form redisplays each error by its field, under human labels, then records the fix."""
     form = {
-        "catalog_code": "LEAK", "impact": "low", "urgency": "low",
-        "requester_name": "", "requester_email": "nope", "latitude": "59.9", "longitude": "",
+        "catalog_code": "LEAK",
+        "impact": "low",
+        "urgency": "low",
+        "requester_name": "",
+        "requester_email": "nope",
+        "latitude": "59.9",
+        "longitude": "",
+        "csrf_token": csrf_token(requester, "/requests/new"),
     }
     response = requester.post("/requests/new", data=form)
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    for field in ("requester.name", "requester.email", "site"):
-        assert field in page
+    for label in ("Requester name", "Requester e-mail", "Site location"):
+        assert f">{label}</a></li>" in page, "the summary lists the field by its label"
+    for name in ("requester_name", "requester_email", "site"):
+        assert f'id="{name}-error"' in page, "the message stands by its field"
+    assert "requester.name" not in page and "requester.email" not in page
     assert 'value="nope"' in page, "what the user typed is kept"
 
     form.update(requester_name="Rita", requester_email="rita@example.org", longitude="10.7")
@@ -153,7 +174,9 @@ def test_form_shows_every_error_then_accepts_corrected_input(
 
 
 def test_requesters_see_only_their_own_requests(
-    app: Flask, requester: FlaskClient, add_user: Callable[..., int],
+    app: Flask,
+    requester: FlaskClient,
+    add_user: Callable[..., int],
     login: Callable[[str], FlaskClient],
 ) -> None:
     """Another requester gets 404 for a request that is not theirs; a dispatcher sees it."""
