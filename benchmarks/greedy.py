@@ -12,9 +12,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks.nodes import build_nodes
-from optimizer.problem import Break, Job, Priority, Problem, Technician, Warehouse
-from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+from optimizer import (
+    Break,
+    Job,
+    Priority,
+    Problem,
+    Reason,
+    Route,
+    Solution,
+    Stop,
+    StopKind,
+    Technician,
+    Unassigned,
+    Warehouse,
+    may_serve,
+    travel_matrix,
+)
 
 FAR = 10**15  # an open end of a window, in ticks
 DISPATCH_ORDER = (Priority.EMERGENCY, Priority.HIGH, Priority.NORMAL, Priority.LOW)
@@ -75,7 +88,7 @@ class _Greedy:
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.nodes = build_nodes(problem)
+        self.nodes = travel_matrix(problem)
         self.stock = {w.id: dict(w.stock) for w in problem.warehouses}
         self.routes = [
             _Route(t, self.nodes.start[t.id], t.shift.start, dict(t.van_stock))
@@ -97,11 +110,7 @@ class _Greedy:
 
     def place(self, job: Job, routes: Sequence[_Route]) -> None:
         """Append ``job`` where it adds least travel, or record why it fits nowhere."""
-        skilled = [
-            r
-            for r in routes
-            if job.skills <= r.technician.skills and job.pinned_to in (None, r.technician.id)
-        ]
+        skilled = [r for r in routes if may_serve(r.technician, job)]
         causes: set[Reason] = set()
         best: tuple[int, _Route, _Walk, list[_Visit]] | None = None
         for route in skilled:
@@ -188,7 +197,7 @@ class _Greedy:
         """
         technician = route.technician
         rule = technician.break_rule
-        matrix = self.nodes.matrix
+        matrix = self.nodes.ticks
         home = self.nodes.end[technician.id]
         way_home = _Visit(None, "", home, 0, -FAR, technician.shift.end)
         time, here, taken = route.free, route.node, route.break_taken or rule is None

@@ -19,17 +19,22 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 # The folder is not installed: make `benchmarks` importable when run as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimizer.check import check
-from optimizer.io import read_problem
-from optimizer.problem import Priority, Problem
-from optimizer.solution import Solution
+from optimizer import (
+    Priority,
+    Problem,
+    ProgressCallback,
+    Solution,
+    SolveParams,
+    check,
+    read_problem,
+    solve,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 SOLVERS = ("ours", "vroom", "greedy")
@@ -37,17 +42,11 @@ LETTER = {Priority.EMERGENCY: "E", Priority.HIGH: "H", Priority.NORMAL: "N", Pri
 
 
 class Unavailable(Exception):
-    """A solver cannot run here (our engine not written yet, pyvroom missing)."""
+    """A solver cannot run here (pyvroom missing)."""
 
 
-def solve_ours(
-    problem: Problem, time_limit_s: float, on_progress: Callable[[float, int, float], None]
-) -> Solution:
+def solve_ours(problem: Problem, time_limit_s: float, on_progress: ProgressCallback) -> Solution:
     """The one place that calls our engine, so a change of its signature is one edit."""
-    try:
-        from optimizer.solve import SolveParams, solve
-    except ImportError as exc:
-        raise Unavailable(f"optimizer.solve is not available ({exc})") from None
     return solve(problem, SolveParams(time_limit_s=time_limit_s, on_progress=on_progress))
 
 
@@ -131,7 +130,8 @@ def run_in_subprocess(solver: str, path: Path, time_limit_s: float) -> dict[str,
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"solver": solver, "error": f"crashed: {last}"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 # --- tables --------------------------------------------------------------------------

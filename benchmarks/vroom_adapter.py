@@ -1,23 +1,37 @@
 """VROOM (through pyvroom) on our problem, converted back to a Solution for our checker.
 
-It gets the model BASELINES.md describes, on the same integer travel matrix the
-greedy dispatcher uses: one vehicle per technician (shift, skills, break, van
-stock as per-part capacity), jobs with skills (plus one skill per technician for
-pinned jobs), priorities 100/40/10/2 and windows, and a warehouse shipment for a
-job whose parts no qualified van holds. VROOM's times are kept as it reports them,
+It gets the model BASELINES.md describes, on the engine's own integer travel
+matrix (``optimizer.travel_matrix``, as the greedy dispatcher does): one vehicle
+per technician (shift, skills, break, van stock as per-part capacity), jobs with
+skills (plus one skill per technician for pinned jobs, so that ``may_serve`` holds),
+priorities 100/40/10/2 and windows, and a warehouse shipment for a job whose parts
+no qualified van holds. VROOM's times are kept as it reports them,
 so the checker judges VROOM's plan, not a re-timed copy of it.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import vroom
 
-from benchmarks.nodes import build_nodes
-from optimizer.problem import Job, Priority, Problem, Technician, Warehouse
-from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
+from optimizer import (
+    Job,
+    Priority,
+    Problem,
+    Reason,
+    Route,
+    Solution,
+    Stop,
+    StopKind,
+    Technician,
+    Unassigned,
+    Warehouse,
+    may_serve,
+    travel_matrix,
+)
 
 VROOM_PRIORITY = {Priority.EMERGENCY: 100, Priority.HIGH: 40, Priority.NORMAL: 10, Priority.LOW: 2}
 
@@ -35,10 +49,6 @@ def vroom_solution(
     return model.solution(answer.to_dict())
 
 
-def _qualified(job: Job, technician: Technician) -> bool:
-    return job.skills <= technician.skills and job.pinned_to in (None, technician.id)
-
-
 def _holds(technician: Technician, job: Job) -> bool:
     return all(technician.van_stock.get(sku, 0) >= n for sku, n in job.parts.items())
 
@@ -48,7 +58,7 @@ class _Model:
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self.nodes = build_nodes(problem)
+        self.nodes = travel_matrix(problem)
         self.warehouse_at = {node: w for w, node in self.nodes.warehouse.items()}
         # Amount dimensions: one per part some job needs, then Solomon's capacity if any.
         self.skus = sorted({sku for job in problem.jobs for sku in job.parts})
@@ -61,7 +71,7 @@ class _Model:
         self.pin_skill = {t.id: first_pin + i for i, t in enumerate(problem.technicians)}
         self.shipped: dict[str, str] = {}  # job id -> warehouse its parts come from
         self.input = vroom.Input()
-        self.input.set_durations_matrix("car", self.nodes.matrix.astype(np.uint32))
+        self.input.set_durations_matrix("car", self.nodes.ticks.astype(np.uint32))
         for index, technician in enumerate(problem.technicians):
             self.input.add_vehicle(self._vehicle(index, technician))
         stock = {w.id: dict(w.stock) for w in problem.warehouses}
@@ -98,7 +108,7 @@ class _Model:
             skills.add(self.pin_skill[job.pinned_to])
         windows = [vroom.TimeWindow(job.window.start, job.window.end)] if job.window else []
         priority = VROOM_PRIORITY[job.priority]
-        qualified = [t for t in self.problem.technicians if _qualified(job, t)]
+        qualified = [t for t in self.problem.technicians if may_serve(t, job)]
         warehouse = None
         if job.parts and not any(_holds(t, job) for t in qualified):
             warehouse = self._warehouse_for(job, stock)
@@ -142,7 +152,7 @@ class _Model:
 
     def _warehouse_for(self, job: Job, stock: dict[str, dict[str, int]]) -> Warehouse | None:
         """The warehouse nearest the job that still has all its parts (stock is shared)."""
-        matrix = self.nodes.matrix
+        matrix = self.nodes.ticks
         able = [
             w
             for w in self.problem.warehouses
@@ -151,7 +161,7 @@ class _Model:
         at = self.nodes.job[job.id]
         return min(able, key=lambda w: matrix[self.nodes.warehouse[w.id], at], default=None)
 
-    def solution(self, answer: dict) -> Solution:
+    def solution(self, answer: dict[str, Any]) -> Solution:
         """VROOM's routes as our Solution, keeping VROOM's own times."""
         jobs, technicians = self.problem.jobs, self.problem.technicians
         routes = []
@@ -186,7 +196,7 @@ class _Model:
 
     def _why(self, job: Job) -> Unassigned:
         """VROOM gives no reasons; name the one we can tell, else a lack of time."""
-        qualified = [t for t in self.problem.technicians if _qualified(job, t)]
+        qualified = [t for t in self.problem.technicians if may_serve(t, job)]
         if not qualified:
             return Unassigned(job.id, Reason.NO_SKILLED_TECHNICIAN, "no qualified technician")
         if job.parts and job.id not in self.shipped and not any(_holds(t, job) for t in qualified):

@@ -57,6 +57,18 @@ class RoutesState:
         timing = self.timings[technician]
         return 0 if timing is None else timing.cost(self.net.problem.lateness_weight)
 
+    def score(self) -> float:
+        """FORMAT.md's score of the routes, from the engine's own (rounded) travel times."""
+        problem = self.net.problem
+        served = self.assigned()
+        cost = sum(self.cost(t) for t in range(len(problem.technicians)))
+        penalty = sum(
+            problem.penalties[job.priority]
+            for j, job in enumerate(problem.jobs)
+            if j not in served
+        )
+        return cost / problem.ticks_per_minute + penalty
+
     def assigned(self) -> set[int]:
         return {v for route in self.routes for v in route if self.net.is_job(v)}
 
@@ -216,7 +228,7 @@ def _variants(
     if not parts or any(not net.is_job(v) for v in route[:position]):
         return [plain]
     van = net.problem.technicians[technician].van_stock
-    used = Counter()
+    used: Counter[str] = Counter()
     for v in route[:position]:
         used.update(net.problem.jobs[v].parts)
     if all(van.get(sku, 0) - used[sku] >= quantity for sku, quantity in parts.items()):

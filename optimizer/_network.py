@@ -1,16 +1,55 @@
 """Node numbering and per-node arrays shared by the scheduling code and the model.
 
 Nodes: jobs ``0..J-1``, warehouses ``J..J+W-1``, technician starts, then technician
-ends. Domain ids stay in the Problem; node numbers exist only inside the engine.
+ends. Domain ids stay in the Problem; inside the engine only node numbers are used,
+and ``TravelMatrix`` maps ids to them for code outside it (the benchmark baselines).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.problem import Problem
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """A day's travel ticks between all its places, and the row of each place by id.
+
+    The rows are the engine's own nodes, so another solver that indexes this
+    matrix sees exactly the travel times the engine plans with.
+    """
+
+    ticks: NDArray[np.int64]  # [row, column]
+    job: Mapping[str, int]
+    warehouse: Mapping[str, int]
+    start: Mapping[str, int]  # technician id -> where their day starts
+    end: Mapping[str, int]  # technician id -> where it ends
+
+
+def travel_matrix(problem: Problem) -> TravelMatrix:
+    """Compute the day's travel matrix once, every leg afterwards being a lookup."""
+    technicians = problem.technicians
+    points = (
+        [j.location for j in problem.jobs]
+        + [w.location for w in problem.warehouses]
+        + [t.start for t in technicians]
+        + [t.end for t in technicians]
+    )
+    first_warehouse = len(problem.jobs)
+    first_start = first_warehouse + len(problem.warehouses)
+    first_end = first_start + len(technicians)
+    return TravelMatrix(
+        ticks=problem.travel.matrix(points),
+        job={j.id: row for row, j in enumerate(problem.jobs)},
+        warehouse={w.id: first_warehouse + i for i, w in enumerate(problem.warehouses)},
+        start={t.id: first_start + i for i, t in enumerate(technicians)},
+        end={t.id: first_end + i for i, t in enumerate(technicians)},
+    )
 
 
 @dataclass(frozen=True)
@@ -18,7 +57,7 @@ class Network:
     """The travel matrix and what each node needs, as plain arrays for fast loops."""
 
     problem: Problem
-    travel: np.ndarray  # ticks, [node, node]
+    travel: NDArray[np.int64]  # ticks, [node, node]
     service: list[int]
     window_start: list[int]
     window_end: list[int]
@@ -28,13 +67,6 @@ class Network:
 
     @classmethod
     def build(cls, problem: Problem) -> Network:
-        points = (
-            [j.location for j in problem.jobs]
-            + [w.location for w in problem.warehouses]
-            + [t.start for t in problem.technicians]
-            + [t.end for t in problem.technicians]
-        )
-        travel = problem.travel.matrix(points)
         far = 10**12
         service = [j.service for j in problem.jobs] + [
             w.pickup_service for w in problem.warehouses
@@ -46,7 +78,7 @@ class Network:
         ends += [w.hours.end - w.pickup_service for w in problem.warehouses]
         return cls(
             problem=problem,
-            travel=travel,
+            travel=travel_matrix(problem).ticks,
             service=service,
             window_start=starts,
             window_end=ends,

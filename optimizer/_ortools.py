@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from optimizer._network import Network
@@ -158,8 +159,8 @@ def _register_matrix(
     matrix = net.travel[index][:, index]
     if with_service:
         service = [net.service[v] if v < len(net.service) else 0 for v in index]
-        matrix = matrix + [[s] for s in service]
-    return model.RegisterTransitMatrix(matrix.tolist())
+        matrix = matrix + np.array(service, dtype=np.int64)[:, None]
+    return int(model.RegisterTransitMatrix(matrix.tolist()))
 
 
 def _add_time(

@@ -122,8 +122,9 @@ def _timeline(
         if start > window_end[node]:
             return None
         end = start + service[node]
-        if node < net.n_jobs and due[node] is not None and end > due[node]:
-            lateness += end - due[node]
+        node_due = due[node] if node < net.n_jobs else None
+        if node_due is not None and end > node_due:
+            lateness += end - node_due
         arrivals.append(arrival)
         starts.append(start)
         ends.append(end)

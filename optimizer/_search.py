@@ -1,30 +1,27 @@
-"""The improvement phase: OR-Tools on groups of technicians, on both cores.
+"""The improvement phase: OR-Tools on groups of technicians, on every search process.
 
-OR-Tools' routing search is single-threaded and the machine has two cores, so
-two searches run at once in forked processes: on a small day, two different
-searches of the whole day (the best wins), each guided local search followed by
-ruin and recreate; on a large day, two disjoint groups of neighbouring
-technicians. Every result is re-timed by the exact route schedule and adopted
-only if the plan gets better.
+OR-Tools' routing search is single-threaded, so with two processes (``_parallel``)
+two searches run at once: on a small day, two different searches of the whole day
+(the best wins), each guided local search followed by ruin and recreate; on a large
+day, two disjoint groups of neighbouring technicians. Every result is re-timed by
+the exact route schedule and adopted only if the plan gets better.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import queue
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from functools import partial
 
 from optimizer._construct import RoutesState, construct
 from optimizer._network import Network
 from optimizer._ortools import SearchVariant, Subproblem, improve
+from optimizer._parallel import Report, Runner
 from optimizer._ruin import ruin
+from optimizer._schedule import Timing
 from optimizer.eligibility import Eligibility
 
 #: Technicians OR-Tools improves at once when breaks are involved (see ``_batches``).
@@ -33,8 +30,8 @@ GROUP_SIZE = 20
 WHOLE_DAY_JOBS = 400
 #: Rounds over all groups that the time limit is split into.
 ROUNDS = 4
-#: Searches run side by side (OR-Tools' search uses one core).
-WORKERS = min(2, os.cpu_count() or 1)
+#: With less time left than this, no search is worth starting.
+MIN_SEARCH_S = 0.05
 #: Whole-day searches, side by side: no single start or guide penalty wins everywhere.
 #: (Tried on Solomon R1/RC1/C1 and the two small days at 30 s: a 0.3 guide penalty in both
 #: beat 0.1 in either; 0.5 was worse.)
@@ -53,10 +50,18 @@ GROUP_GUIDED_SHARE = 1.0
 #: After a ruin, OR-Tools' local search stops at the first local optimum.
 DESCENT = SearchVariant(gls_lambda=None)
 
-#: Receives (score, jobs served) of the whole plan while a search runs.
-Report = Callable[[float, int], None]
-#: One search of the improvement phase: given where to report, returns its group's routes.
-Search = Callable[[Report], list[list[int]] | None]
+
+def width(net: Network, workers: int, time_limit_s: float) -> int:
+    """How many searches are worth running side by side on this day, with ``workers`` at most.
+
+    One when there is no time to search (no process is worth starting), at most
+    one per whole-day variant or per group of technicians.
+    """
+    if time_limit_s <= MIN_SEARCH_S:
+        return 1
+    if _whole_day(net):
+        return min(workers, len(WHOLE_DAY_VARIANTS))
+    return min(workers, _group_count(net))
 
 
 def improve_state(
@@ -65,54 +70,92 @@ def improve_state(
     state: RoutesState,
     deadline: float,
     report: Report,
-    score: Callable[[RoutesState], float],
+    searches: Runner,
 ) -> None:
     """Improve ``state`` in place until ``deadline`` (a ``time.monotonic()`` instant)."""
     everyone = tuple(range(len(net.problem.technicians)))
-    if deadline - time.monotonic() <= 0.05:
-        return  # construction only: no search worth starting processes for
+    if deadline - time.monotonic() <= MIN_SEARCH_S:
+        return  # construction only
     if _whole_day(net):
         sub = subproblem(net, allowed, state, everyone)
-        searches = [
-            partial(
-                _search, net, allowed, score, state, sub, variant, WHOLE_DAY_GUIDED_SHARE, deadline
-            )
-            for variant in WHOLE_DAY_VARIANTS[: max(1, WORKERS)]
+        tasks = [
+            _Search.start(state, sub, variant, WHOLE_DAY_GUIDED_SHARE, deadline)
+            for variant in WHOLE_DAY_VARIANTS[: searches.count]
         ]
-        for routes in _run(searches, deadline - time.monotonic(), report):
+        for routes in searches.run(tasks, deadline - time.monotonic(), report):
             if routes is not None:
-                adopt(net, allowed, state, everyone, routes, score)
-        report(score(state), len(state.assigned()))
+                adopt(net, allowed, state, everyone, routes)
+        report(state.score(), len(state.assigned()))
         return
-    count = -(-len(everyone) // GROUP_SIZE)
-    per_group = (deadline - time.monotonic()) * WORKERS / (ROUNDS * count)
-    for batch in _batches(net, state, deadline):
+    per_group = (deadline - time.monotonic()) * searches.count / (ROUNDS * _group_count(net))
+    for batch in _batches(net, state, deadline, searches.count):
         remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
+        if remaining <= MIN_SEARCH_S:
             return
-        subs, taken = [], set()
+        subs: list[Subproblem] = []
+        taken: set[int] = set()
         for vehicles in batch:
             sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(batch))
             taken.update(sub.jobs)
             subs.append(sub)
         until = time.monotonic() + min(per_group, remaining)
-        searches = [
-            partial(
-                _search, net, allowed, score, state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until
-            )
-            for sub in subs
+        tasks = [
+            _Search.start(state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until) for sub in subs
         ]
-        results = _run(searches, until - time.monotonic(), report)
+        results = searches.run(tasks, until - time.monotonic(), report)
         for sub, routes in zip(subs, results, strict=True):
             if routes is not None:
-                adopt(net, allowed, state, sub.vehicles, routes, score)
-        report(score(state), len(state.assigned()))
+                adopt(net, allowed, state, sub.vehicles, routes)
+        report(state.score(), len(state.assigned()))
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search, as sent to a search process: the plan to start from and what to improve.
+
+    The plan travels as its parts; the network stays with the process that runs it.
+    """
+
+    routes: list[list[int]]
+    timings: list[Timing | None]
+    fixed: list[int]
+    warehouse_left: list[Counter[str]]
+    sub: Subproblem
+    variant: SearchVariant
+    guided_share: float
+    deadline: float
+
+    @classmethod
+    def start(
+        cls,
+        state: RoutesState,
+        sub: Subproblem,
+        variant: SearchVariant,
+        guided_share: float,
+        deadline: float,
+    ) -> _Search:
+        copy = state.snapshot()
+        return cls(
+            copy.routes,
+            copy.timings,
+            copy.fixed,
+            copy.warehouse_left,
+            sub,
+            variant,
+            guided_share,
+            deadline,
+        )
+
+    def __call__(self, net: Network, allowed: Eligibility, report: Report) -> list[list[int]]:
+        state = RoutesState(net, self.routes, self.timings, self.fixed, self.warehouse_left)
+        return _search(
+            net, allowed, state, self.sub, self.variant, self.guided_share, self.deadline, report
+        )
 
 
 def _search(
     net: Network,
     allowed: Eligibility,
-    score: Callable[[RoutesState], float],
     state: RoutesState,
     sub: Subproblem,
     variant: SearchVariant,
@@ -132,20 +175,20 @@ def _search(
     relay = _relay(report, _outside(net, best, sub))
     routes = improve(net, sub, variant, time_limit_s=guided_s, progress=relay)
     if routes is not None:
-        adopt(net, allowed, best, sub.vehicles, routes, score)
-    best_score = score(best)
+        adopt(net, allowed, best, sub.vehicles, routes)
+    best_score = best.score()
     rng = random.Random(0)  # the same ruins run to run; side-by-side searches differ by start
     while deadline - time.monotonic() > 0.05:
         trial = best.snapshot()
         if not ruin(trial, sub.vehicles, rng):
             break  # nothing that may move
-        routes, break_starts = _start_routes(trial, sub.vehicles)
-        trial_sub = replace(sub, routes=routes, break_starts=break_starts)
+        start_routes, break_starts = _start_routes(trial, sub.vehicles)
+        trial_sub = replace(sub, routes=start_routes, break_starts=break_starts)
         routes = improve(net, trial_sub, DESCENT, time_limit_s=deadline - time.monotonic())
         if routes is None:
             continue
-        adopt(net, allowed, trial, sub.vehicles, routes, score)
-        trial_score = score(trial)
+        adopt(net, allowed, trial, sub.vehicles, routes)
+        trial_score = trial.score()
         if trial_score < best_score:
             best, best_score = trial, trial_score
             report(best_score, len(best.assigned()))
@@ -158,8 +201,14 @@ def _whole_day(net: Network) -> bool:
     return len(technicians) <= GROUP_SIZE or (not breaks and net.n_jobs <= WHOLE_DAY_JOBS)
 
 
-def _batches(net: Network, state: RoutesState, deadline: float) -> Iterator[list[tuple[int, ...]]]:
-    """Disjoint groups of neighbours, ``WORKERS`` at a time, round after round.
+def _group_count(net: Network) -> int:
+    return -(-len(net.problem.technicians) // GROUP_SIZE)
+
+
+def _batches(
+    net: Network, state: RoutesState, deadline: float, side_by_side: int
+) -> Iterator[list[tuple[int, ...]]]:
+    """Disjoint groups of neighbours, ``side_by_side`` at a time, round after round.
 
     OR-Tools' break constraints stop finding a first solution beyond a few dozen
     technicians, and its search slows with size; neighbouring routes are where
@@ -169,15 +218,15 @@ def _batches(net: Network, state: RoutesState, deadline: float) -> Iterator[list
     """
     technicians = len(net.problem.technicians)
     order = _by_bearing(net, state)
-    count = -(-technicians // GROUP_SIZE)
+    count = _group_count(net)
     offset = 0
     while time.monotonic() < deadline:
         rotated = order[offset:] + order[:offset]
         groups = [
             tuple(sorted(rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE])) for g in range(count)
         ]
-        for first in range(0, count, WORKERS):
-            yield groups[first : first + WORKERS]
+        for first in range(0, count, side_by_side):
+            yield groups[first : first + side_by_side]
         offset = (offset + GROUP_SIZE // 2) % technicians
 
 
@@ -249,9 +298,8 @@ def _start_routes(
 ) -> tuple[tuple[tuple[int, ...], ...], tuple[int | None, ...]]:
     """A subproblem's start routes and where their breaks start, as ``state`` has them."""
     routes = tuple(tuple(state.routes[t]) for t in vehicles)
-    break_starts = tuple(
-        state.timings[t].break_start if state.timings[t] is not None else None for t in vehicles
-    )
+    timings = (state.timings[t] for t in vehicles)
+    break_starts = tuple(None if timing is None else timing.break_start for timing in timings)
     return routes, break_starts
 
 
@@ -261,13 +309,12 @@ def adopt(
     state: RoutesState,
     vehicles: tuple[int, ...],
     routes: list[list[int]],
-    score: Callable[[RoutesState], float],
 ) -> None:
     """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
 
     Jobs a re-timed route cannot keep are inserted again wherever they fit.
     """
-    before = score(state)
+    before = state.score()
     saved = state.snapshot()
     elsewhere = {
         v for t, route in enumerate(state.routes) if t not in set(vehicles) for v in route
@@ -280,7 +327,7 @@ def adopt(
             visits = saved.routes[technician]  # fixed jobs must open the route
         state.commit_valid_prefix(technician, visits)
     construct(net, allowed, state)
-    if score(state) > before:
+    if state.score() > before:
         state.restore(saved)
 
 
@@ -306,58 +353,6 @@ def _outside(net: Network, state: RoutesState, sub: Subproblem) -> _Offset:
     return _Offset(cost / problem.ticks_per_minute + penalty, jobs_served)
 
 
-def _run(
-    searches: list[Search], budget_s: float, report: Report | None = None
-) -> list[list[list[int]] | None]:
-    """Run the searches side by side in forked processes; their routes, in order.
-
-    Forking shares the network (travel matrix included) and the state without
-    copying them. ``report`` receives the searches' progress on the whole plan.
-    """
-    report = report or _ignore
-    if len(searches) == 1:
-        return [searches[0](report)]
-    context = multiprocessing.get_context("fork")
-    messages = context.Queue()
-    workers = [
-        context.Process(target=_work, args=(search, k, messages), daemon=True)
-        for k, search in enumerate(searches)
-    ]
-    for worker in workers:
-        worker.start()
-    results: list[list[list[int]] | None] = [None] * len(searches)
-    done = 0
-    give_up = time.monotonic() + budget_s + 30
-    while done < len(searches) and time.monotonic() < give_up:
-        try:
-            kind, k, payload = messages.get(timeout=1)
-        except queue.Empty:
-            if not any(w.is_alive() for w in workers) and messages.empty():
-                break  # a worker died without a word
-            continue
-        if kind == "done":
-            results[k] = payload
-            done += 1
-        else:
-            report(*payload)
-    for worker in workers:
-        worker.join(timeout=1)
-        if worker.is_alive():
-            worker.kill()
-    return results
-
-
-def _work(search: Search, k: int, messages: multiprocessing.Queue) -> None:
-    def on_progress(score: float, served: int) -> None:
-        messages.put(("progress", k, (score, served)))
-
-    messages.put(("done", k, search(on_progress)))
-
-
 def _relay(report: Report, offset: _Offset) -> Callable[[float, int, float], None]:
     """OR-Tools' progress on a subproblem, as progress on the whole plan."""
     return lambda part, served, _elapsed: report(offset.score + part, offset.served + served)
-
-
-def _ignore(_score: float, _served: int) -> None:
-    """Progress nobody asked for."""

@@ -147,7 +147,7 @@ class _TravelTimes:
     def _compute(self, origin: Location, destination: Location) -> float:
         model = self.problem.travel
         if isinstance(model, GeodesicTravel):
-            km = geodesic((origin.lat, origin.lon), (destination.lat, destination.lon)).km
+            km = float(geodesic((origin.lat, origin.lon), (destination.lat, destination.lon)).km)
             hours = km * model.circuity / model.speed_kmh
             return hours * 60 * self.problem.ticks_per_minute
         if isinstance(model, EuclideanTravel):
@@ -277,8 +277,8 @@ class _Checker:
             fixed = technician.fixed_jobs
             if not fixed:
                 continue
-            route = routes.get(technician.id)
-            visits = [s for s in route.stops if s.kind != StopKind.BREAK] if route else []
+            own = routes.get(technician.id)
+            visits = [s for s in own.stops if s.kind != StopKind.BREAK] if own else []
             opening = visits[: len(fixed)]
             if [(s.kind, s.id) for s in opening] != [(StopKind.JOB, job_id) for job_id in fixed]:
                 self.flag(

@@ -33,7 +33,7 @@ def eligibility(net: Network) -> Eligibility:
     allowed: list[tuple[int, ...]] = []
     excluded: dict[int, Unassigned] = {}
     for j, job in enumerate(problem.jobs):
-        skilled = [t for t in everyone if _may_serve(problem.technicians[t], job)]
+        skilled = [t for t in everyone if may_serve(problem.technicians[t], job)]
         timely = [t for t in skilled if _fits_alone(net, t, j, with_parts=False)]
         ready = [t for t in timely if _fits_alone(net, t, j, with_parts=True)]
         allowed.append(tuple(ready))
@@ -42,7 +42,12 @@ def eligibility(net: Network) -> Eligibility:
     return Eligibility(tuple(allowed), excluded)
 
 
-def _may_serve(technician: Technician, job: Job) -> bool:
+def may_serve(technician: Technician, job: Job) -> bool:
+    """The rule of who may do a job at all: every skill it needs, and its pin if it has one.
+
+    Time, parts and capacity narrow this further (``eligibility``); solvers compared
+    with the engine apply this same rule.
+    """
     return job.skills <= technician.skills and job.pinned_to in (None, technician.id)
 
 

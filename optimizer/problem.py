@@ -10,9 +10,10 @@ a weight per minute finished after the SLA due time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from optimizer.travel import TravelModel
 
@@ -42,6 +43,16 @@ DEFAULT_LATENESS_WEIGHT = 2
 
 def _frozen(mapping: Mapping[str, int] | None) -> Mapping[str, int]:
     return MappingProxyType(dict(mapping or {}))
+
+
+def reduce_by_fields(value: Any) -> tuple[type[Any], tuple[Any, ...]]:
+    """Pickle a value object through its constructor, read-only mappings as plain dicts.
+
+    A ``mappingproxy`` cannot be pickled, and search processes receive the problem
+    pickled; the constructor wraps (and validates) again on the other side.
+    """
+    values = (getattr(value, f.name) for f in fields(value))
+    return type(value), tuple(dict(v) if isinstance(v, MappingProxyType) else v for v in values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +111,8 @@ class Technician:
         object.__setattr__(self, "van_stock", _frozen(self.van_stock))
         object.__setattr__(self, "skills", frozenset(self.skills))
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -120,6 +133,8 @@ class Job:
         object.__setattr__(self, "parts", _frozen(self.parts))
         object.__setattr__(self, "skills", frozenset(self.skills))
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(frozen=True, slots=True)
 class Warehouse:
@@ -133,6 +148,8 @@ class Warehouse:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stock", _frozen(self.stock))
+
+    __reduce__ = reduce_by_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +172,12 @@ class Problem:
         object.__setattr__(self, "technicians", tuple(self.technicians))
         object.__setattr__(self, "jobs", tuple(self.jobs))
         object.__setattr__(self, "warehouses", tuple(self.warehouses))
+        object.__setattr__(self, "penalties", MappingProxyType(dict(self.penalties)))
         problems = _validate(self)
         if problems:
             raise InvalidProblem(problems)
+
+    __reduce__ = reduce_by_fields
 
     def technician(self, technician_id: str) -> Technician:
         return self._technicians_by_id()[technician_id]

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from optimizer.problem import reduce_by_fields
+
 
 class StopKind(StrEnum):
     JOB = "job"
@@ -30,6 +32,8 @@ class Stop:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pickup", MappingProxyType(dict(self.pickup)))
+
+    __reduce__ = reduce_by_fields
 
 
 @dataclass(frozen=True, slots=True)

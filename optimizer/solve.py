@@ -2,21 +2,24 @@
 
 Eligibility first (who may do what, and why a job has nobody), then a fast
 constructed plan, then OR-Tools' guided local search from it for the rest of the
-time limit. Whatever OR-Tools returns is re-timed by the same exact route
-schedule the construction uses, so times, breaks and pickups come from one place.
+time limit, in up to ``SolveParams.workers`` search processes. Whatever OR-Tools
+returns is re-timed by the same exact route schedule the construction uses, so
+times, breaks and pickups come from one place.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from optimizer._construct import PRIORITY_RANK, RoutesState, construct
 from optimizer._network import Network
+from optimizer._parallel import runner
 from optimizer._schedule import Timing
-from optimizer._search import improve_state
+from optimizer._search import improve_state, width
 from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
@@ -24,39 +27,74 @@ from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassign
 #: Called with (best score so far, jobs served, seconds since solve began).
 ProgressCallback = Callable[[float, int, float], None]
 
+#: OR-Tools' search uses one core; two searches side by side where there are two cores.
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
 
 @dataclass(frozen=True, slots=True)
 class SolveParams:
-    """How long to search and whom to tell about progress.
+    """How long to search, in how many processes, and whom to tell about progress.
 
-    ``initial`` is a plan to start from (the current plan when re-planning during
-    the day): its routes are kept where still valid and the search improves them.
-    OR-Tools' search under a time limit is not repeatable run to run; the
-    construction is deterministic.
+    ``workers`` is how many searches run side by side, each in a process of its
+    own; with 1 the search runs in the calling process and starts none. More
+    workers than cores only share the cores. ``initial`` is a plan to start from
+    (the current plan when re-planning during the day): its routes are kept where
+    still valid and the search improves them. OR-Tools' search under a time limit
+    is not repeatable run to run; the construction is deterministic.
+
+    Raises
+    ------
+    ValueError
+        When the time limit is negative or not finite, or ``workers`` is below 1.
+    TypeError
+        When ``workers`` is not an integer.
     """
 
     time_limit_s: float = 30.0
     on_progress: ProgressCallback | None = None
     initial: Solution | None = None
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
-        if self.time_limit_s < 0:
-            raise ValueError("time_limit_s must not be negative")
+        if not math.isfinite(self.time_limit_s) or self.time_limit_s < 0:
+            raise ValueError(f"time_limit_s must be a finite number >= 0, got {self.time_limit_s}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int):
+            raise TypeError(f"workers must be an integer, got {self.workers!r}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
-    """Plan ``problem``; every job ends up in a route or unassigned with a reason."""
+    """Plan ``problem``; every job ends up in a route or unassigned with a reason.
+
+    Safe to call from any thread: search processes start fresh (never by forking
+    the caller), so a script calling it with more than one worker keeps its
+    top-level code under ``if __name__ == "__main__":``.
+
+    Parameters
+    ----------
+    problem
+        The day to plan.
+    params
+        Time limit, search processes, progress callback and a plan to start from.
+
+    Returns
+    -------
+    Solution
+        Routes that keep every hard rule, and each job left out with its reason.
+    """
     params = params or SolveParams()
     progress = _Progress(params.on_progress)
     net = Network.build(problem)
     allowed = eligibility(net)
-    state = _start_state(net, allowed, params.initial)
-    construct(net, allowed, state)
-    progress.report(_score(net, state), len(state.assigned()))
     deadline = progress.began + params.time_limit_s
-    improve_state(
-        net, allowed, state, deadline, progress.report, lambda current: _score(net, current)
-    )
+    # Started before the first plan is built, to be ready when it is.
+    side_by_side = width(net, params.workers, deadline - time.monotonic())
+    with runner(net, allowed, side_by_side) as searches:
+        state = _start_state(net, allowed, params.initial)
+        construct(net, allowed, state)
+        progress.report(state.score(), len(state.assigned()))
+        improve_state(net, allowed, state, deadline, progress.report, searches)
     return _solution(net, allowed, state)
 
 
@@ -96,17 +134,6 @@ def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -
                 visits.append(warehouse_node[stop.id])
         state.commit_valid_prefix(technician, visits)
     return state
-
-
-def _score(net: Network, state: RoutesState) -> float:
-    """FORMAT.md's score of a state, from the engine's own (rounded) travel times."""
-    problem = net.problem
-    served = state.assigned()
-    cost = sum(state.cost(t) for t in range(len(problem.technicians)))
-    penalty = sum(
-        problem.penalties[job.priority] for j, job in enumerate(problem.jobs) if j not in served
-    )
-    return cost / problem.ticks_per_minute + penalty
 
 
 def _solution(net: Network, allowed: Eligibility, state: RoutesState) -> Solution:

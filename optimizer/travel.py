@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from optimizer.problem import Location
@@ -24,7 +25,7 @@ _B = (1 - _F) * _A
 class TravelModel(Protocol):
     """Travel times between points, in the problem's ticks."""
 
-    def matrix(self, points: Sequence[Location]) -> np.ndarray:
+    def matrix(self, points: Sequence[Location]) -> NDArray[np.int64]:
         """Square int64 matrix of travel ticks from ``points[i]`` to ``points[j]``."""
         ...
 
@@ -36,7 +37,7 @@ class GeodesicTravel:
     speed_kmh: float
     circuity: float
 
-    def matrix(self, points: Sequence[Location]) -> np.ndarray:
+    def matrix(self, points: Sequence[Location]) -> NDArray[np.int64]:
         lat = np.radians([p.lat for p in points])
         lon = np.radians([p.lon for p in points])
         # Distances are symmetric: compute the upper triangle once and mirror it.
@@ -53,15 +54,19 @@ class EuclideanTravel:
 
     ticks_per_unit: int = 1000
 
-    def matrix(self, points: Sequence[Location]) -> np.ndarray:
+    def matrix(self, points: Sequence[Location]) -> NDArray[np.int64]:
         xy = np.array([(p.lat, p.lon) for p in points], dtype=float)
-        distance = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        dx, dy = (xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1)
+        distance: NDArray[np.float64] = np.hypot(dx, dy)
         return np.rint(distance * self.ticks_per_unit).astype(np.int64)
 
 
 def geodesic_metres(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
+    lat1: NDArray[np.float64],
+    lon1: NDArray[np.float64],
+    lat2: NDArray[np.float64],
+    lon2: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """Vincenty's inverse formula on WGS-84, vectorized; radians in, metres out.
 
     Accurate to well under a millimetre for the distances a service day spans;
@@ -106,4 +111,5 @@ def geodesic_metres(
             )
         )
     )
-    return _B * a * (sigma - delta_sigma)
+    metres: NDArray[np.float64] = _B * a * (sigma - delta_sigma)
+    return metres
