@@ -17,6 +17,7 @@ from dispatch.intake import IntakeError, priority_for, submit_request, triage
 from dispatch.lifecycle import TransitionRefused
 from dispatch.models import CatalogItem, Customer, Event, ServiceRequest, SlaTarget
 from tests.fake_nominatim import FakeNominatim
+from tests.helpers import make_job
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 H, M, L = Level.HIGH, Level.MEDIUM, Level.LOW
@@ -345,9 +346,7 @@ def test_address_problem_is_a_field_error_and_nothing_written(
         assert count(session, table) == 0, table
 
 
-def test_triage_confirms_new_job_and_recomputes_priority(
-    session: Session, catalog: None
-) -> None:
+def test_triage_confirms_new_job_and_recomputes_priority(session: Session, catalog: None) -> None:
     """Triage moves new -> triaged with the priority and SLA dues of the corrected assessment."""
     request = submit_request(
         session, submission(impact="low", urgency="medium"), geocoder=NoGeocoder(), now=NOW
@@ -419,3 +418,163 @@ def test_triage_refuses_job_that_is_not_new(session: Session, catalog: None) -> 
         triage(session, job, impact=L, urgency=L)
 
     assert (job.status, job.priority) == (JobStatus.TRIAGED, Priority.HIGH)
+
+
+def test_empty_catalog_says_how_to_import_one(session: Session) -> None:
+    """With no catalog at all, an unknown code comes with the command that imports a catalog."""
+    with pytest.raises(IntakeError) as refused:
+        submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
+
+    [error] = refused.value.errors
+    assert error.field == "catalog_code"
+    assert "fieldops import-catalog" in error.message
+
+
+def test_unknown_code_in_a_filled_catalog_gives_no_import_hint(
+    session: Session, catalog: None
+) -> None:
+    """The import hint is for an empty catalog only; otherwise the code is simply unknown."""
+    with pytest.raises(IntakeError) as refused:
+        submit_request(session, submission(catalog_code="NOPE"), geocoder=NoGeocoder(), now=NOW)
+
+    [error] = refused.value.errors
+    assert "'NOPE'" in error.message and "import-catalog" not in error.message
+
+
+@pytest.mark.parametrize(
+    "imported_id",
+    ["SR-2026-000001-1", "2026-000001", "SR-2026-000001", "SR-2026-000001-1-F1"],
+    ids=["job-reference", "bare-number", "request-reference", "follow-up"],
+)
+def test_number_used_by_an_imported_job_is_skipped(
+    sessions: sessionmaker[Session], catalog: None, imported_id: str
+) -> None:
+    """A job imported under an id shaped like the next reference does not block intake."""
+    with sessions() as importing:
+        # What the scenario importer writes: request ``SR-<id>``, job ``<id>``.
+        make_job(importing, reference=imported_id)
+        importing.commit()
+
+    with sessions() as session:
+        first = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
+        session.commit()
+        second = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
+        session.commit()
+
+        assert (first.reference, first.jobs[0].reference) == ("SR-2026-000002", "SR-2026-000002-1")
+        assert second.reference == "SR-2026-000003"
+
+
+LIMITS = [
+    ({"requester": {"name": "n" * 201}}, "requester.name"),
+    ({"requester": {"name": "Kari", "phone": "1" * 41}}, "requester.phone"),
+    (
+        {"requester": {"name": "Kari", "email": f"{'k' * 64}@{'e' * 180}.{'x' * 20}.com"}},
+        "requester.email",
+    ),
+    ({"customer_name": "c" * 201}, "customer_name"),
+    ({"title": "t" * 201}, "title"),
+    ({"description": "d" * 4001}, "description"),
+    ({"catalog_code": "C" * 41}, "catalog_code"),
+    ({"site": {"address": "a" * 201, "latitude": 59.9, "longitude": 10.7}}, "site.address"),
+    (
+        {"site": {"latitude": 59.9, "longitude": 10.7, "access_notes": "g" * 4001}},
+        "site.access_notes",
+    ),
+    (
+        {"site": {"latitude": 59.9, "longitude": 10.7, "contact_name": "o" * 201}},
+        "site.contact_name",
+    ),
+    ({"requester_user_id": 2**31}, "requester_user_id"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), LIMITS, ids=[field for _, field in LIMITS])
+def test_value_beyond_its_limit_is_refused_and_nothing_written(
+    session: Session, catalog: None, changes: dict[str, Any], field: str
+) -> None:
+    """Text longer than its column (or 4,000 characters) and integers beyond PostgreSQL's
+    ``integer`` are field errors on both databases, before anything is written."""
+    with pytest.raises(IntakeError) as refused:
+        submit_request(session, submission(**changes), geocoder=NoGeocoder(), now=NOW)
+
+    assert [e.field for e in refused.value.errors] == [field]
+    session.flush()
+    for table in ("service_requests", "sites", "jobs", "customers", "reference_counters"):
+        assert count(session, table) == 0, table
+
+
+def test_values_at_their_limits_are_stored_whole(session: Session, catalog: None) -> None:
+    """Names as wide as their columns and a 4,000-character description fit on both databases."""
+    data = submission(
+        requester={"name": "n" * 200, "phone": "1" * 40},
+        customer_name="c" * 200,
+        title="t" * 200,
+        description="d" * 4000,
+        site={
+            "address": "a" * 200,
+            "latitude": 59.9,
+            "longitude": 10.7,
+            "contact_name": "o" * 200,
+        },
+    )
+
+    request = submit_request(session, data, geocoder=NoGeocoder(), now=NOW)
+    session.commit()
+    session.expire_all()
+
+    assert len(request.requester_name) == 200 and len(request.description) == 4000
+    assert len(request.title) == 200 and len(request.site.name) == 200
+
+
+NUL_FIELDS = [
+    ({"requester": {"name": "Ka\x00ri"}}, "requester.name"),
+    ({"customer_name": "Nord\x00mann"}, "customer_name"),
+    ({"title": "Boiler\x00"}, "title"),
+    ({"description": "No hot\x00water"}, "description"),
+    ({"catalog_code": "BOILER\x00REPAIR"}, "catalog_code"),
+    ({"site": {"address": "Storgata\x001", "latitude": 59.9, "longitude": 10.7}}, "site.address"),
+    (
+        {"site": {"latitude": 59.9, "longitude": 10.7, "access_notes": "gate\x00"}},
+        "site.access_notes",
+    ),
+    (
+        {"site": {"latitude": 59.9, "longitude": 10.7, "contact_phone": "+47\x00"}},
+        "site.contact_phone",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), NUL_FIELDS, ids=[field for _, field in NUL_FIELDS])
+def test_nul_character_is_refused_and_nothing_written(
+    session: Session, catalog: None, changes: dict[str, Any], field: str
+) -> None:
+    """A NUL byte in any text field is a field error (PostgreSQL could not store it)."""
+    with pytest.raises(IntakeError) as refused:
+        submit_request(session, submission(**changes), geocoder=NoGeocoder(), now=NOW)
+
+    [error] = refused.value.errors
+    assert (error.field, error.message) == (field, "must not contain NUL characters")
+    session.flush()
+    for table in ("service_requests", "sites", "jobs", "customers"):
+        assert count(session, table) == 0, table
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"window_start": "0001-01-01T00:00:00+01:00"}, "window_start", "outside years 1 to 9999"),
+        ({"window_end": "9999-12-31T23:59:00-01:00"}, "window_end", "outside years 1 to 9999"),
+        ({"window_start": "2026-03-03T08:00:00"}, "window_start", "time zone offset"),
+    ],
+    ids=["before-year-1-in-utc", "after-year-9999-in-utc", "naive"],
+)
+def test_instant_not_representable_in_utc_is_a_field_error(
+    session: Session, catalog: None, changes: dict[str, Any], field: str, message: str
+) -> None:
+    """Window times that exist locally but not in UTC, or carry no offset, are refused by name."""
+    with pytest.raises(IntakeError) as refused:
+        submit_request(session, submission(**changes), geocoder=NoGeocoder(), now=NOW)
+
+    [error] = refused.value.errors
+    assert error.field == field and message in error.message

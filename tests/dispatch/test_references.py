@@ -1,16 +1,18 @@
-"""Reference numbers: consecutive per series, and unique under concurrent callers."""
+"""Reference numbers: consecutive per series, unique under concurrent callers, never in use."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.models import ReferenceCounter
-from dispatch.references import next_reference
+from dispatch.references import is_intake_reference, next_intake_reference, next_reference
+from tests.helpers import make_job
 
 THREADS = 8
 
@@ -44,13 +46,8 @@ def test_rolled_back_number_is_handed_out_again(sessions: sessionmaker[Session])
         assert next_reference(session, "SR", year=2026) == "SR-2026-000002"
 
 
-@pytest.mark.postgresql_only
-def test_concurrent_callers_get_distinct_consecutive_numbers(
-    engine: Engine, sessions: sessionmaker[Session]
-) -> None:
-    """Eight threads with their own sessions, racing to create the series, get numbers 1 to 8."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
+def _race(sessions: sessionmaker[Session], take: Callable[[Session], str]) -> list[str]:
+    """References taken by ``THREADS`` threads at once, each in its own committed transaction."""
     barrier = threading.Barrier(THREADS)
     references: list[str] = []
     failures: list[BaseException] = []
@@ -60,12 +57,12 @@ def test_concurrent_callers_get_distinct_consecutive_numbers(
         try:
             with sessions() as session:
                 barrier.wait(timeout=10)
-                reference = next_reference(session, "SR", year=2026)
+                reference = take(session)
                 time.sleep(0.05)  # keep the transaction open: the others must wait on the lock
                 session.commit()
             with lock:
                 references.append(reference)
-        except BaseException as exc:  # reported by the main thread, which owns the assert
+        except BaseException as exc:  # noqa: BLE001 - the main thread reports it in its assert
             with lock:
                 failures.append(exc)
 
@@ -74,9 +71,72 @@ def test_concurrent_callers_get_distinct_consecutive_numbers(
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-
     assert failures == []
+    return references
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_callers_get_distinct_consecutive_numbers(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Eight threads with their own sessions, racing to create the series, get numbers 1 to 8."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
+
+    references = _race(sessions, lambda session: next_reference(session, "SR", year=2026))
+
     assert sorted(references) == [f"SR-2026-{n:06d}" for n in range(1, THREADS + 1)]
     with sessions() as session:
         counter = session.scalars(select(ReferenceCounter)).one()
         assert (counter.series, counter.value) == ("SR-2026", THREADS)
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_intake_callers_skip_an_imported_number_once(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Racing intake callers all skip a number an imported job uses, and none gets it twice."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
+    with sessions() as session:
+        make_job(session, reference="SR-2026-000003-1")
+        session.commit()
+
+    references = _race(sessions, lambda session: next_intake_reference(session, year=2026))
+
+    expected = [n for n in range(1, THREADS + 2) if n != 3]
+    assert sorted(references) == [f"SR-2026-{n:06d}" for n in expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SR-2026-000042",
+        "SR-2026-000042-1",
+        "SR-2026-000042-1-F1",
+        "SR-2026-000042-1-F12",
+        "SR-2026-1234567-1",
+        "2026-000042",
+        "2026-000042-1",
+    ],
+)
+def test_shapes_intake_hands_out_are_recognised(text: str) -> None:
+    """Requests, their jobs and follow-ups, with or without ``SR-``, are intake references."""
+    assert is_intake_reference(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["J-0001", "JOB-2026-000042", "2026-42", "SR-2026-00042", "SR-2026-000042-X", "sr-2026-x", ""],
+)
+def test_other_ids_are_not_intake_references(text: str) -> None:
+    """Ids of other shapes (too few digits, other prefixes, other suffixes) are free to import."""
+    assert not is_intake_reference(text)
+
+
+def test_intake_reference_taken_by_an_imported_request_is_skipped(session: Session) -> None:
+    """A request imported as ``SR-<year>-<number>`` makes intake move on to the next number."""
+    make_job(session, reference="2026-000001")  # the importer's request: SR-2026-000001
+
+    assert next_intake_reference(session, year=2026) == "SR-2026-000002"
+    assert next_intake_reference(session, year=2026) == "SR-2026-000003"
