@@ -1,8 +1,10 @@
 """Import and export service days in the ``fieldops-scenario/1`` interchange format.
 
-A scenario is one day to plan: parts, warehouses, technicians and jobs (see the shared
-benchmarks' FORMAT.md). Importing writes it as the rows the planner reads; exporting gives
-a day back as the optimizer will see it, so benchmark days round-trip through the database.
+A scenario is one day to plan: parts, warehouses, technicians and jobs (``docs/FORMAT.md``).
+Importing checks it with the optimizer's reader (the one judge of the format) and then
+against the database (``dispatch.scenario_checks``), and writes it as the rows the planner
+reads: dispatch's own rows here, parts, stock and vans through ``inventory.service``.
+Exporting gives a day back as the optimizer will see it, so days round-trip.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.days import plannable_jobs, technicians_working
@@ -26,9 +28,12 @@ from dispatch.models import (
     Technician,
     WorkingHours,
 )
-from dispatch.scenario_checks import FORMAT, find_problems
+from dispatch.scenario_checks import REQUEST_PREFIX, database_problems, request_reference
 from inventory import service as inventory_service
-from inventory.models import LocationKind, Part, StockLevel, StockLocation
+from inventory.models import StockLocation
+from inventory.service import VanData, WarehouseData
+from optimizer.io import SCENARIO_FORMAT, scenario_problem
+from optimizer.problem import InvalidProblem
 
 
 class ScenarioError(ValueError):
@@ -43,22 +48,34 @@ class ScenarioError(ValueError):
         super().__init__("scenario problems:\n" + "\n".join(f"- {p}" for p in problems))
 
 
+class DayExists(ScenarioError):
+    """The scenario's day is in the database already; importing again must replace it."""
+
+    def __init__(self, day: date, jobs: int) -> None:
+        self.day = day
+        self.jobs = jobs
+        super().__init__([f"date: {day.isoformat()} is imported already ({jobs} imported jobs)"])
+
+
 @dataclass(frozen=True)
 class ImportSummary:
-    """How many of each kind of entity an import wrote (created or updated)."""
+    """How many of each kind of entity an import wrote (created or updated) or replaced."""
 
     parts: int
     warehouses: int
     technicians: int
     jobs: int
+    replaced_jobs: int = 0
 
 
-def import_scenario(session: Session, data: dict[str, Any]) -> ImportSummary:
+def import_scenario(
+    session: Session, data: dict[str, Any], *, replace: bool = False
+) -> ImportSummary:
     """Write a scenario as the service day, parts, stock, technicians and triaged jobs.
 
     Parts (by SKU), warehouses and technicians (by id) already stored are updated, so
     several days can share them; a technician's shift on the scenario's weekday and van
-    stock are replaced. Jobs must be new.
+    stock, and each warehouse's stock, become what the scenario says.
 
     Parameters
     ----------
@@ -67,26 +84,55 @@ def import_scenario(session: Session, data: dict[str, Any]) -> ImportSummary:
     data
         A ``fieldops-scenario/1`` document as parsed from JSON. Jobs may carry a ``title``
         (default: the job id); a technician without a ``break`` has no break rule.
+    replace
+        Delete the jobs an earlier import wrote for the same day first. Without it, a day
+        that is in the database already is refused.
 
     Returns
     -------
     ImportSummary
-        The number of parts, warehouses, technicians and jobs written.
+        The number of parts, warehouses, technicians and jobs written, and of jobs replaced.
 
     Raises
     ------
+    DayExists
+        The day is stored already and ``replace`` is false.
     ScenarioError
-        Listing every problem of the document, including job ids already in the
-        database. It is raised before anything is added to the session.
+        Listing every problem of the document (the format's, then the database's: ids
+        taken or reserved, text too long for its column), or the imported jobs of the day
+        that cannot be replaced because they are planned. Raised before anything is
+        added to the session.
     """
-    problems = find_problems(session, data)
+    try:
+        scenario_problem(data)
+    except InvalidProblem as exc:
+        raise ScenarioError(exc.problems) from None
+    day = date.fromisoformat(data["date"])
+    imported = imported_jobs(session, day)
+    if not replace and session.get(ServiceDay, day) is not None:
+        raise DayExists(day, len(imported))
+    replaced = imported if replace else []
+    planned = [job for job in replaced if job.status != JobStatus.TRIAGED]
+    if planned:
+        raise ScenarioError(
+            [
+                f"date: job {job.reference} of {day.isoformat()} is {job.status.value}:"
+                " a day is replaced only while none of its imported jobs is planned"
+                for job in planned
+            ]
+        )
+    problems = database_problems(session, data, replacing={job.reference for job in replaced})
     if problems:
         raise ScenarioError(problems)
-    day = date.fromisoformat(data["date"])
+
+    _delete_jobs(session, replaced)
     _write_service_day(session, day, data)
-    parts = _write_parts(session, data["parts"])
-    _write_warehouses(session, data["warehouses"], parts)
-    technicians = _write_technicians(session, data["technicians"], day, parts)
+    inventory_service.upsert_parts(session, {p["sku"]: p["name"] for p in data["parts"]})
+    inventory_service.upsert_warehouses(session, [_warehouse(w) for w in data["warehouses"]])
+    technicians = _write_technicians(session, data["technicians"], day)
+    inventory_service.upsert_vans(
+        session, [_van(technicians[item["id"]], item) for item in data["technicians"]]
+    )
     _write_jobs(session, data, day, technicians)
     session.flush()
     return ImportSummary(
@@ -94,6 +140,23 @@ def import_scenario(session: Session, data: dict[str, Any]) -> ImportSummary:
         warehouses=len(data["warehouses"]),
         technicians=len(data["technicians"]),
         jobs=len(data["jobs"]),
+        replaced_jobs=len(replaced),
+    )
+
+
+def imported_jobs(session: Session, day: date) -> list[Job]:
+    """The jobs a scenario import wrote for ``day`` (their request is ``SR-<job id>``)."""
+    return list(
+        session.scalars(
+            select(Job)
+            .join(Job.request)
+            .where(
+                Job.service_date == day,
+                ServiceRequest.reference == literal(REQUEST_PREFIX) + Job.reference,
+            )
+            .options(selectinload(Job.parts), selectinload(Job.request), selectinload(Job.site))
+            .order_by(Job.id)
+        )
     )
 
 
@@ -102,7 +165,9 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
 
     It holds every part and warehouse, the active technicians who have a shift that day
     (not on a day off), and the day's open jobs (``dispatch.days.PLANNABLE_STATUSES``).
-    Clock times are local to the day's time zone.
+    A job pinned to a technician who does not work that day is exported unpinned, since
+    the format allows pins only to the day's technicians. Clock times are local to the
+    day's time zone.
 
     Parameters
     ----------
@@ -114,7 +179,7 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
     Returns
     -------
     dict
-        The document, keys in the order of FORMAT.md, ready for ``json.dump``.
+        The document, keys in the format's order, ready for ``json.dump``.
 
     Raises
     ------
@@ -126,14 +191,14 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
         raise ScenarioError([f"date: no service day on {day.isoformat()}"])
     zone = ZoneInfo(service_day.timezone)
 
-    parts = session.scalars(select(Part).order_by(Part.id)).all()
+    parts = inventory_service.parts(session)
     warehouses = inventory_service.warehouses(session)
     technicians = technicians_working(session, day)
     vans = inventory_service.vans_of(session, (t.id for t in technicians))
     jobs = plannable_jobs(session, day)
 
     return {
-        "format": FORMAT,
+        "format": SCENARIO_FORMAT,
         "name": service_day.name,
         "date": day.isoformat(),
         "timezone": service_day.timezone,
@@ -145,7 +210,7 @@ def export_scenario(session: Session, day: date) -> dict[str, Any]:
         "parts": [{"sku": part.sku, "name": part.name} for part in parts],
         "warehouses": [_warehouse_entry(warehouse) for warehouse in warehouses],
         "technicians": [_technician_entry(t, day, vans.get(t.id)) for t in technicians],
-        "jobs": [_job_entry(job, zone) for job in jobs],
+        "jobs": [_job_entry(job, zone, {t.code for t in technicians}) for job in jobs],
     }
 
 
@@ -164,50 +229,39 @@ def _write_service_day(session: Session, day: date, data: dict[str, Any]) -> Non
     service_day.travel_circuity = data["travel"]["circuity"]
 
 
-def _write_parts(session: Session, items: list[dict[str, Any]]) -> dict[str, Part]:
-    """Upsert the parts by SKU; flushed, since stock levels refer to them by id."""
-    skus = [item["sku"] for item in items]
-    parts = {part.sku: part for part in session.scalars(select(Part).where(Part.sku.in_(skus)))}
-    for item in items:
-        part = parts.get(item["sku"])
-        if part is None:
-            part = parts[item["sku"]] = Part(sku=item["sku"])
-            session.add(part)
-        part.name = item["name"]
+def _delete_jobs(session: Session, jobs: list[Job]) -> None:
+    """Delete imported jobs with the request and site each came with.
+
+    Flushed, so that the new jobs may take the same ids in the next flush.
+    """
+    for job in jobs:
+        session.delete(job)
+        session.delete(job.request)
+        session.delete(job.site)
     session.flush()
-    return parts
 
 
-def _write_warehouses(
-    session: Session, items: list[dict[str, Any]], parts: dict[str, Part]
-) -> None:
-    codes = [item["id"] for item in items]
-    existing = {
-        warehouse.code: warehouse
-        for warehouse in session.scalars(
-            select(StockLocation)
-            .where(StockLocation.kind == LocationKind.WAREHOUSE, StockLocation.code.in_(codes))
-            .options(selectinload(StockLocation.levels))
-        )
-    }
-    for item in items:
-        warehouse = existing.get(item["id"])
-        if warehouse is None:
-            warehouse = StockLocation(code=item["id"], kind=LocationKind.WAREHOUSE)
-            session.add(warehouse)
-        warehouse.name = item["name"]
-        warehouse.latitude = item["location"]["lat"]
-        warehouse.longitude = item["location"]["lon"]
-        warehouse.opens = time.fromisoformat(item["hours"][0])
-        warehouse.closes = time.fromisoformat(item["hours"][1])
-        warehouse.pickup_minutes = item["pickup_minutes"]
-        _set_levels(warehouse, item["stock"], parts)
+def _warehouse(item: dict[str, Any]) -> WarehouseData:
+    return WarehouseData(
+        code=item["id"],
+        name=item["name"],
+        latitude=item["location"]["lat"],
+        longitude=item["location"]["lon"],
+        opens=time.fromisoformat(item["hours"][0]),
+        closes=time.fromisoformat(item["hours"][1]),
+        pickup_minutes=item["pickup_minutes"],
+        stock=item["stock"],
+    )
+
+
+def _van(technician: Technician, item: dict[str, Any]) -> VanData:
+    return VanData(technician.id, technician.code, technician.name, item["van_stock"])
 
 
 def _write_technicians(
-    session: Session, items: list[dict[str, Any]], day: date, parts: dict[str, Part]
+    session: Session, items: list[dict[str, Any]], day: date
 ) -> dict[str, Technician]:
-    """Upsert the technicians by code, with their shift on ``day`` and their vans."""
+    """Upsert the technicians by code with their shift on ``day``; flushed, so ids exist."""
     codes = [item["id"] for item in items]
     existing = {
         technician.code: technician
@@ -226,17 +280,6 @@ def _write_technicians(
         _set_technician_fields(technician, item, day)
         technicians[item["id"]] = technician
     session.flush()  # a van names its technician by id (no relationship across packages)
-
-    vans = inventory_service.vans_of(session, (t.id for t in technicians.values()))
-    for item in items:
-        technician = technicians[item["id"]]
-        van = vans.get(technician.id)
-        if van is None:
-            van = StockLocation(kind=LocationKind.VAN, technician_id=technician.id)
-            session.add(van)
-        van.code = f"VAN-{technician.code}"
-        van.name = f"Van of {technician.name}"
-        _set_levels(van, item["van_stock"], parts)
     return technicians
 
 
@@ -268,25 +311,6 @@ def _set_technician_fields(technician: Technician, item: dict[str, Any], day: da
     hours.end_time = time.fromisoformat(item["shift"][1])
 
 
-def _set_levels(
-    location: StockLocation, quantities: dict[str, int], parts: dict[str, Part]
-) -> None:
-    """Make the location's stock exactly ``quantities``, in their listing order.
-
-    Rows of parts still listed are updated in place rather than deleted and re-created,
-    so the event log shows a changed quantity as an update.
-    """
-    current = {level.part_id: level for level in location.levels}
-    levels = []
-    for position, (sku, quantity) in enumerate(quantities.items()):
-        part = parts[sku]
-        level = current.get(part.id) or StockLevel(part=part)
-        level.on_hand = quantity
-        level.position = position
-        levels.append(level)
-    location.levels = levels
-
-
 def _write_jobs(
     session: Session, data: dict[str, Any], day: date, technicians: dict[str, Technician]
 ) -> None:
@@ -306,7 +330,7 @@ def _write_jobs(
             longitude=item["location"]["lon"],
         )
         request = ServiceRequest(
-            reference=f"SR-{item['id']}",
+            reference=request_reference(item["id"]),
             channel=Channel.API,
             requester_name=f"scenario {data['name']}",
             site=site,
@@ -401,13 +425,14 @@ def _technician_entry(
     return entry
 
 
-def _job_entry(job: Job, zone: ZoneInfo) -> dict[str, Any]:
+def _job_entry(job: Job, zone: ZoneInfo, working: set[str]) -> dict[str, Any]:
     window = None
     if job.window_start is not None and job.window_end is not None:
         window = [
             _hhmm(job.window_start.astimezone(zone)),
             _hhmm(job.window_end.astimezone(zone)),
         ]
+    pinned = job.pinned_technician.code if job.pinned_technician else None
     return {
         "id": job.reference,
         "title": job.title,
@@ -418,5 +443,5 @@ def _job_entry(job: Job, zone: ZoneInfo) -> dict[str, Any]:
         "priority": job.priority.value,
         "window": window,
         "sla_due": job.sla_due.astimezone(zone).isoformat() if job.sla_due else None,
-        "pinned_to": job.pinned_technician.code if job.pinned_technician else None,
+        "pinned_to": pinned if pinned in working else None,
     }

@@ -1,13 +1,56 @@
-"""Queries over stock locations that other packages use (read-only for now)."""
+"""Use cases of the inventory: the parts catalogue, warehouses, vans and their stock.
+
+Functions take the caller's session first and may flush, never commit: the caller's
+transaction decides. Other packages write stock only through these functions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from inventory.models import LocationKind, StockLocation
+from inventory.models import LocationKind, Part, StockLevel, StockLocation
+
+#: Vans are coded ``VAN-<technician code>``; warehouse codes may not start with it.
+VAN_PREFIX = "VAN-"
+
+
+def van_code(technician_code: str) -> str:
+    """The stock-location code of a technician's van."""
+    return f"{VAN_PREFIX}{technician_code}"
+
+
+def van_name(technician_name: str) -> str:
+    """The display name of a technician's van."""
+    return f"Van of {technician_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseData:
+    """What a warehouse is, as an import states it; ``stock`` maps SKU to quantity."""
+
+    code: str
+    name: str
+    latitude: float
+    longitude: float
+    opens: time
+    closes: time
+    pickup_minutes: int
+    stock: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class VanData:
+    """A technician's van: whose (by dispatch's technician id and code), what is in it."""
+
+    technician_id: int
+    technician_code: str
+    technician_name: str
+    stock: Mapping[str, int]
 
 
 def warehouses(session: Session) -> list[StockLocation]:
@@ -36,3 +79,101 @@ def vans_of(session: Session, technician_ids: Iterable[int]) -> dict[int, StockL
         )
         if van.technician_id is not None
     }
+
+
+def locations_by_code(session: Session, codes: Collection[str]) -> dict[str, StockLocation]:
+    """The stock locations (warehouses and vans) that have one of these codes."""
+    return {
+        location.code: location
+        for location in session.scalars(
+            select(StockLocation).where(StockLocation.code.in_(sorted(codes)))
+        )
+    }
+
+
+def parts(session: Session) -> list[Part]:
+    """Every part, in creation order."""
+    return list(session.scalars(select(Part).order_by(Part.id)))
+
+
+def upsert_parts(session: Session, names: Mapping[str, str]) -> None:
+    """Create or rename parts by SKU (``names`` maps SKU to name)."""
+    existing = _parts_by_sku(session, names)
+    for sku, name in names.items():
+        part = existing.get(sku)
+        if part is None:
+            part = Part(sku=sku)
+            session.add(part)
+        part.name = name
+
+
+def upsert_warehouses(session: Session, items: Sequence[WarehouseData]) -> None:
+    """Create or update warehouses by code; each one's stock becomes exactly ``stock``.
+
+    Every SKU must be a stored part (``upsert_parts`` first).
+    """
+    existing = {
+        warehouse.code: warehouse
+        for warehouse in session.scalars(
+            select(StockLocation)
+            .where(
+                StockLocation.kind == LocationKind.WAREHOUSE,
+                StockLocation.code.in_([item.code for item in items]),
+            )
+            .options(selectinload(StockLocation.levels))
+        )
+    }
+    by_sku = _parts_by_sku(session, {sku for item in items for sku in item.stock})
+    for item in items:
+        warehouse = existing.get(item.code)
+        if warehouse is None:
+            warehouse = StockLocation(code=item.code, kind=LocationKind.WAREHOUSE)
+            session.add(warehouse)
+        warehouse.name = item.name
+        warehouse.latitude = item.latitude
+        warehouse.longitude = item.longitude
+        warehouse.opens = item.opens
+        warehouse.closes = item.closes
+        warehouse.pickup_minutes = item.pickup_minutes
+        _set_levels(warehouse, item.stock, by_sku)
+
+
+def upsert_vans(session: Session, items: Sequence[VanData]) -> None:
+    """Give each technician a van (``van_code``, ``van_name``) holding exactly ``stock``.
+
+    Every SKU must be a stored part (``upsert_parts`` first).
+    """
+    vans = vans_of(session, (item.technician_id for item in items))
+    by_sku = _parts_by_sku(session, {sku for item in items for sku in item.stock})
+    for item in items:
+        van = vans.get(item.technician_id)
+        if van is None:
+            van = StockLocation(kind=LocationKind.VAN, technician_id=item.technician_id)
+            session.add(van)
+        van.code = van_code(item.technician_code)
+        van.name = van_name(item.technician_name)
+        _set_levels(van, item.stock, by_sku)
+
+
+def _parts_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Part]:
+    wanted = sorted(set(skus))
+    return {part.sku: part for part in session.scalars(select(Part).where(Part.sku.in_(wanted)))}
+
+
+def _set_levels(
+    location: StockLocation, quantities: Mapping[str, int], parts: Mapping[str, Part]
+) -> None:
+    """Make the location's stock exactly ``quantities``, in their listing order.
+
+    Rows of parts still listed are updated in place rather than deleted and re-created,
+    so the event log shows a changed quantity as an update.
+    """
+    current = {level.part_id: level for level in location.levels}
+    levels = []
+    for position, (sku, quantity) in enumerate(quantities.items()):
+        part = parts[sku]
+        level = current.get(part.id) or StockLevel(part=part)
+        level.on_hand = quantity
+        level.position = position
+        levels.append(level)
+    location.levels = levels
