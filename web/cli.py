@@ -30,12 +30,13 @@ from dispatch.enums import Role
 from dispatch.geocoding import CachedGeocoder
 from dispatch.models import Technician
 from dispatch.request_import import CsvImportError, import_requests
-from dispatch.scenario import ScenarioError, export_scenario, import_scenario
+from dispatch.scenario import DayExists, ScenarioError, export_scenario, import_scenario
 from dispatch.schema import upgrade
 from dispatch.users import AccountError, create_user
 from optimizer import InvalidProblem, Priority
 from optimizer.check import check
-from optimizer.io import plan_document, read_problem
+from optimizer.io import read_problem
+from optimizer.plan_io import plan_document
 from optimizer.solve import SolveParams, solve
 from web.app import ENGINE_KEY, SESSIONS_KEY, create_app, instance_path
 from web.requests import GEOCODER_KEY
@@ -114,19 +115,34 @@ def init_db(ctx: click.Context) -> None:
 
 @cli.command("import-scenario")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the jobs an earlier import wrote for the same day (none may be planned).",
+)
 @click.pass_context
-def import_scenario_command(ctx: click.Context, file: Path) -> None:
+def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> None:
     """Load a fieldops-scenario/1 day (technicians, jobs, parts, warehouses, stock)."""
     data = _read_json(file)
     upgrade(_engine(ctx))
     try:
         with _transaction(ctx) as session:
-            summary = import_scenario(session, data)
+            summary = import_scenario(session, data, replace=replace)
+    except DayExists as exc:
+        raise InputError(
+            f"{file}: {exc.day} is imported already ({exc.jobs} imported jobs); import it"
+            " with --replace to replace that day's jobs"
+        ) from None
     except ScenarioError as exc:
-        raise InputError.listing(f"{file} is not a valid scenario", exc.problems) from None
+        shown = exc.problems[:20]
+        if len(exc.problems) > len(shown):
+            shown.append(f"… and {len(exc.problems) - len(shown)} more")
+        raise InputError.listing(f"{file} is not a valid scenario", shown) from None
+    replaced = f" (replacing {summary.replaced_jobs} jobs)" if replace else ""
     click.echo(
-        f"Imported {data['name']} for {data['date']}: {summary.technicians} technicians, "
-        f"{summary.jobs} jobs, {summary.parts} parts, {summary.warehouses} warehouses."
+        f"Imported {data['name']} for {data['date']}{replaced}: {summary.technicians}"
+        f" technicians, {summary.jobs} jobs, {summary.parts} parts,"
+        f" {summary.warehouses} warehouses."
     )
 
 
