@@ -83,10 +83,16 @@ def test_emergency_goes_first_even_when_a_low_job_is_cheaper() -> None:
 
 def test_job_goes_where_it_adds_least_travel() -> None:
     """Of two technicians, the one whose day gets the shorter detour takes the job."""
-    far = Technician("T-far", Location(0, 0), Location(0, 0), TimeWindow(0, minutes(600)),
-                     frozenset({"hvac"}))
-    near = Technician("T-near", Location(40, 0), Location(40, 0), TimeWindow(0, minutes(600)),
-                      frozenset({"hvac"}))
+    far = Technician(
+        "T-far", Location(0, 0), Location(0, 0), TimeWindow(0, minutes(600)), frozenset({"hvac"})
+    )
+    near = Technician(
+        "T-near",
+        Location(40, 0),
+        Location(40, 0),
+        TimeWindow(0, minutes(600)),
+        frozenset({"hvac"}),
+    )
     problem = tiny([far, near], [job("J-1", 30, 10)])
     solution = greedy_solution(problem)
     assert [r.technician for r in solution.routes] == ["T-near"]
@@ -160,8 +166,10 @@ def test_pins_and_jobs_under_way_are_kept() -> None:
     )
     solution = greedy_solution(problem)
     valid(problem, solution)
-    assert solution.route_of("T-1").job_ids[0] == "J-low"
-    assert "J-pinned" in solution.route_of("T-2").job_ids
+    first, second = solution.route_of("T-1"), solution.route_of("T-2")
+    assert first is not None and second is not None
+    assert first.job_ids[0] == "J-low"
+    assert "J-pinned" in second.job_ids
 
 
 def test_reasons_name_the_cause() -> None:

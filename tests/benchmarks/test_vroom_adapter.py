@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("vroom")
-
 from benchmarks.vroom_adapter import vroom_solution
 from optimizer.check import check
 from optimizer.io import read_problem

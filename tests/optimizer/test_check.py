@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from geopy.distance import geodesic
+from numpy.typing import NDArray
 
 from optimizer.check import check, check_plan_document
 from optimizer.io import solomon_problem
@@ -132,6 +133,7 @@ def lay_out(problem: Problem, technician_id: str, visits: list[tuple[Any, ...]])
     for visit in visits:
         if visit[0] == "break":
             rule = technician.break_rule
+            assert rule is not None, f"test route gives {technician_id} a break it has not"
             start = max(now, rule.window.start)
             stops.append(Stop(StopKind.BREAK, "", start, start, start + rule.duration))
             now = start + rule.duration
@@ -213,20 +215,27 @@ def with_route(solution: Solution, technician_id: str, **changes: Any) -> Soluti
     return replace(solution, routes=routes)
 
 
+def route_of(solution: Solution, technician_id: str) -> Route:
+    """The technician's route, which the test's plan has."""
+    route = solution.route_of(technician_id)
+    assert route is not None, f"the plan has no route for {technician_id}"
+    return route
+
+
 def with_stop(solution: Solution, technician_id: str, index: int, **changes: Any) -> Solution:
-    stops = list(solution.route_of(technician_id).stops)
+    stops = list(route_of(solution, technician_id).stops)
     stops[index] = replace(stops[index], **changes)
     return with_route(solution, technician_id, stops=tuple(stops))
 
 
 def without_stop(solution: Solution, technician_id: str, index: int) -> Solution:
-    stops = list(solution.route_of(technician_id).stops)
+    stops = list(route_of(solution, technician_id).stops)
     del stops[index]
     return with_route(solution, technician_id, stops=tuple(stops))
 
 
 def stop_of(solution: Solution, technician_id: str, index: int) -> Stop:
-    return solution.route_of(technician_id).stops[index]
+    return route_of(solution, technician_id).stops[index]
 
 
 def causes(problem: Problem, solution: Solution, **options: Any) -> set[str]:
@@ -454,6 +463,7 @@ def solomon_route(problem: Problem, technician_id: str, job_ids: list[str]) -> R
         arrival = now + math.ceil(
             math.dist((here.lat, here.lon), (job.location.lat, job.location.lon)) * 1000
         )
+        assert job.window is not None, f"test route needs a window on {job_id}"
         start = max(arrival, job.window.start)
         assert start <= job.window.end, f"test route misses the window of {job_id}"
         stops.append(Stop(StopKind.JOB, job_id, arrival, start, start + job.service))
@@ -518,7 +528,7 @@ def test_solomon_capacity_and_window_are_checked() -> None:
 class FlatTravel:
     """A travel model the checker cannot recompute: ten minutes between any two points."""
 
-    def matrix(self, points: list[Location]) -> np.ndarray:
+    def matrix(self, points: Sequence[Location]) -> NDArray[np.int64]:
         return np.full((len(points), len(points)), 600, dtype=np.int64)
 
 

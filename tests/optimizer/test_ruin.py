@@ -101,12 +101,13 @@ def test_ruined_state_stays_valid(stockholm_built: tuple[Network, RoutesState], 
     state = built.snapshot()
     ruin(state, everyone(net), random.Random(seed))
 
-    picked = [Counter() for _ in net.problem.warehouses]
+    picked: list[Counter[str]] = [Counter() for _ in net.problem.warehouses]
     for tech, route in enumerate(state.routes):
         timing = state.timings[tech]
         if not route:
             assert timing is None
             continue
+        assert timing is not None
         assert timing == evaluate(net, tech, route)
         for position, parts in timing.pickups.items():
             picked[route[position] - net.n_jobs].update(parts)

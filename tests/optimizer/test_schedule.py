@@ -93,6 +93,7 @@ def test_break_in_a_waiting_gap_costs_no_time() -> None:
     without = evaluate(network(worker(), [one]), 0, [0])
 
     assert with_break is not None and without is not None
+    assert with_break.break_start is not None
     assert with_break.starts == without.starts == (minutes(180),)
     assert with_break.return_ == without.return_ == minutes(180 + 30 + 10)
     assert with_break.travel == without.travel == minutes(20)
@@ -116,7 +117,7 @@ def test_break_between_two_jobs_delays_the_second() -> None:
 
     timing = evaluate(network(worker(lunch=lunch), jobs), 0, [0, 1])
 
-    assert timing is not None
+    assert timing is not None and timing.break_start is not None
     # J-1 ends at 110; the break starts then, or on reaching J-2 at 120, within 110-120.
     assert minutes(110) <= timing.break_start <= minutes(120)
     assert timing.starts[1] == minutes(110 + 10 + 20)

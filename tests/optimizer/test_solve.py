@@ -403,6 +403,7 @@ def test_replanning_from_a_plan_keeps_it_or_does_better(
     again = plan(solved.problem, 0.0, initial=solved.solution)
 
     report = assert_sound(solved.problem, again)
+    assert report.score is not None
     assert report.score <= before + 1e-6
     kept = route_orders(again)
     for technician_id, jobs in route_orders(solved.solution).items():
@@ -434,6 +435,7 @@ def test_search_never_worsens_the_constructed_plan(
 
     searched = check(solved.problem, solved.solution).score
     baseline = check(solved.problem, constructed).score
+    assert searched is not None and baseline is not None
 
     rounding = (legs(constructed) + legs(solved.solution)) * 0.5 / solved.problem.ticks_per_minute
     assert searched <= baseline + rounding
