@@ -310,6 +310,131 @@ def test_every_malformed_field_is_listed_at_once() -> None:
     assert str(caught.value) == "; ".join(problems)
 
 
+STRICT: list[tuple[str, Edit, str]] = [
+    ("compact date", lambda d: d.__setitem__("date", "20261124"), "date: must be a YYYY-MM-DD"),
+    (
+        "warehouse without stock",
+        lambda d: d["warehouses"][0].pop("stock"),
+        "warehouses[0] (WH-1).stock: is missing",
+    ),
+    (
+        "technician without van stock",
+        lambda d: d["technicians"][0].pop("van_stock"),
+        "technicians[0] (T-01).van_stock: is missing",
+    ),
+    (
+        "job without skills",
+        lambda d: d["jobs"][1].pop("skills"),
+        "jobs[1] (J-0002).skills: is missing",
+    ),
+    (
+        "misspelt field",
+        lambda d: d["technicians"][1].__setitem__("van_stok", {}),
+        "technicians[1] (T-02).van_stok: is not a field here",
+    ),
+    (
+        "NUL in an id",
+        lambda d: d["jobs"][2].__setitem__("id", "J-\x00"),
+        "jobs[2].id: contains a NUL character",
+    ),
+    (
+        "NUL in a time zone",
+        lambda d: d.__setitem__("timezone", "Europe/Oslo\x00"),
+        "timezone: contains a NUL character",
+    ),
+    (
+        "SLA due before year 1 in UTC",
+        set_job(0, "sla_due", "0001-01-01T00:00:00+01:00"),
+        "jobs[0] (J-0001).sla_due: 0001-01-01T00:00:00+01:00 is out of range once converted",
+    ),
+    (
+        "SLA due after year 9999 in UTC",
+        set_job(0, "sla_due", "9999-12-31T23:59:00-01:00"),
+        "jobs[0] (J-0001).sla_due: 9999-12-31T23:59:00-01:00 is out of range once converted",
+    ),
+    (
+        "day that starts before year 1 in UTC",
+        lambda d: d.__setitem__("date", "0001-01-01"),
+        "date: 0001-01-01 is out of range once converted to UTC",
+    ),
+    (
+        "huge quantity",
+        lambda d: d["warehouses"][0].__setitem__("stock", {"FLT-2020": 10**30}),
+        "warehouses[0] (WH-1).stock.FLT-2020: must be a whole number from 0 to 2147483647",
+    ),
+    (
+        "fractional minutes",
+        set_job(0, "duration_min", 45.5),
+        "jobs[0] (J-0001).duration_min: must be a whole number",
+    ),
+    (
+        "true as a number",
+        lambda d: d["warehouses"][0].__setitem__("pickup_minutes", True),
+        "warehouses[0] (WH-1).pickup_minutes: must be a whole number",
+    ),
+    (
+        "not-a-number latitude",
+        set_job(3, "location", {"lat": float("nan"), "lon": 10.77}),
+        "jobs[3] (J-0004).location.lat: must be a number from -90 to 90, got nan",
+    ),
+    (
+        "circuity beyond the plausible",
+        lambda d: d["travel"].__setitem__("circuity", 1e300),
+        "travel.circuity: must be a number from 1 to 10",
+    ),
+    (
+        "pin that is not an id",
+        set_job(1, "pinned_to", ["T-02"]),
+        "jobs[1] (J-0002).pinned_to: unknown technician ['T-02']",
+    ),
+    (
+        "duplicate job id",
+        lambda d: d["jobs"][3].__setitem__("id", "J-0001"),
+        "jobs[3] (J-0001).id: used twice (also jobs[0] (J-0001))",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"), [(e, x) for _, e, x in STRICT], ids=[name for name, _, _ in STRICT]
+)
+def test_reader_is_strict(edit: Edit, expected: str) -> None:
+    """Each departure from the format is one problem naming the field, never an exception."""
+    document = small_scenario()
+    edit(document)
+
+    with pytest.raises(InvalidProblem) as caught:
+        scenario_problem(document)
+
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(expected), caught.value.problems
+
+
+def test_optional_fields_may_be_left_out() -> None:
+    """A break, window, SLA due time, pin and title may be absent: the same as null or unset."""
+    document = small_scenario()
+    del document["technicians"][1]["break"]
+    for job in document["jobs"]:
+        for key in ("window", "sla_due", "pinned_to"):
+            job.pop(key)
+
+    problem = scenario_problem(document)
+
+    assert problem.technicians[1].break_rule is None
+    assert all((j.window, j.sla_due, j.pinned_to) == (None, None, None) for j in problem.jobs)
+
+
+def test_read_problem_refuses_json_nested_too_deeply(tmp_path: Path) -> None:
+    """100,000 opening brackets are a named problem, not a RecursionError."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+
+    with pytest.raises(InvalidProblem) as caught:
+        read_problem(deep)
+
+    assert caught.value.problems == ["deep.json: JSON nested too deeply"]
+
+
 def test_read_problem_reports_a_file_that_is_not_json(tmp_path: Path) -> None:
     """A scenario file with broken JSON raises InvalidProblem naming the file."""
     broken = tmp_path / "broken.json"
@@ -474,6 +599,18 @@ def test_solomon_plan_document_writes_numbers() -> None:
             assert entry["start"] == stop.start / 1000
             assert entry["end"] - entry["start"] == pytest.approx(90.0)
     assert check_plan_document(problem, document).violations == ()
+
+
+def test_plan_instant_out_of_range_is_a_format_violation() -> None:
+    """A plan time that cannot be converted to the day's zone is named, not an OverflowError."""
+    problem = scenario_problem(small_scenario())
+    document = plan_document(problem, hand_plan(problem))
+    document["routes"][0]["stops"][1]["start"] = "0001-01-01T00:00:00+01:00"
+
+    (violation,) = check_plan_document(problem, document).violations
+
+    assert violation.cause == "format"
+    assert violation.message.startswith("routes[0].stops[1].start: '0001-01-01T00:00:00+01:00'")
 
 
 def test_plan_document_is_for_the_problem_given() -> None:
