@@ -78,8 +78,8 @@ def import_requests(
 class _Rows:
     """The data rows of a CSV file with their numbers, stopping at the first unreadable one.
 
-    Rows are numbered by the file's line where they end (the header is line 1),
-    the number a spreadsheet shows when no cell spans several lines.
+    A row's number is the line of the file it starts on (the header is line 1),
+    which is where a person looks for an unclosed quote.
     """
 
     def __init__(self, reader: csv.DictReader[str]) -> None:
@@ -88,20 +88,21 @@ class _Rows:
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
         while True:
+            # The DictReader's own line_num is only updated by rows read successfully.
+            number = self._reader.reader.line_num + 1
             try:
                 row = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                self.unreadable.append(f"row {self._reader.line_num}: {_reason(exc)}")
+                self.unreadable.append(f"row {number}: {_reason(exc)}")
                 return
             if None in row:  # DictReader files cells beyond the header under None
                 self.unreadable.append(
-                    f"row {self._reader.line_num}: {len(row[None])} cell(s) more than"
-                    " the header has columns"
+                    f"row {number}: {len(row[None])} cell(s) more than the header has columns"
                 )
                 return
-            yield self._reader.line_num, row
+            yield number, row
 
 
 def _reason(exc: csv.Error) -> str:

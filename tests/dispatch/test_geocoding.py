@@ -5,8 +5,10 @@ Requests go to tests.fake_nominatim on 127.0.0.1, never to the network.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,6 +21,7 @@ from dispatch.geocoding import (
     GeocodeResult,
     GeocodingError,
     NominatimGeocoder,
+    StopAfterFailure,
     make_geocoder,
     normalize_query,
 )
@@ -137,6 +140,60 @@ def test_timeout_raises_geocoding_error(server: FakeNominatim) -> None:
         geocoder.geocode("10 Downing Street, London")
 
 
+def test_unreachable_server_fails_at_once_without_retry_or_traceback(
+    server: FakeNominatim, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No network: one attempt, no retry wait, and nothing logged with a traceback."""
+    geocoder = nominatim_for(server, max_retries=2, error_wait_seconds=5.0)
+    server.stop()
+    started = time.monotonic()
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(GeocodingError):
+        geocoder.geocode("10 Downing Street, London")
+
+    assert time.monotonic() - started < 2.0, "a retry would have waited 5 s"
+    assert [record for record in caplog.records if record.exc_info] == []
+
+
+def test_timeout_is_not_retried(server: FakeNominatim) -> None:
+    """A server that does not answer in time is asked once: retrying would double the wait."""
+    server.delay_seconds = 0.5
+    geocoder = nominatim_for(server, timeout=0.1, max_retries=2)
+
+    with pytest.raises(GeocodingError, match="timed out"):
+        geocoder.geocode("10 Downing Street, London")
+
+    assert server.request_count == 1
+
+
+def test_stop_after_failure_asks_a_failed_service_no_more(server: FakeNominatim) -> None:
+    """After one failure every lookup fails with the same error without a request."""
+    server.fail_status = 500
+    geocoder = StopAfterFailure(nominatim_for(server, max_retries=0))
+
+    with pytest.raises(GeocodingError) as first:
+        geocoder.geocode("10 Downing Street, London")
+    server.fail_status = None
+    with pytest.raises(GeocodingError) as second:
+        geocoder.geocode("Brandenburger Tor, Berlin")
+
+    assert second.value is first.value
+    assert server.request_count == 1
+
+
+def test_make_geocoder_uses_the_configured_timeout(server: FakeNominatim) -> None:
+    """A configured timeout replaces the default, which tolerates a half-second answer."""
+    server.delay_seconds = 0.5
+    slow_ok = make_geocoder(user_agent=USER_AGENT, url=server.url, min_delay_seconds=0.0)
+    impatient = make_geocoder(
+        user_agent=USER_AGENT, url=server.url, min_delay_seconds=0.0, timeout_seconds=0.1
+    )
+
+    assert slow_ok.geocode("10 Downing Street, London") is not None
+    with pytest.raises(GeocodingError, match="timed out"):
+        impatient.geocode("10 Downing Street, London")
+
+
 def test_user_agent_reaches_server(server: FakeNominatim) -> None:
     """Every request carries the configured User-Agent header."""
     geocoder = nominatim_for(server)
@@ -229,8 +286,8 @@ def test_cache_miss_stores_result_and_hit_skips_service(
     first = geocoder.geocode("10 Downing Street, London")
     second = geocoder.geocode("  10 DOWNING street,   london ")
 
-    assert first == second == GeocodeResult(
-        51.5033635, -0.1276248, "10 Downing Street, London, UK"
+    assert (
+        first == second == GeocodeResult(51.5033635, -0.1276248, "10 Downing Street, London, UK")
     )
     assert server.request_count == 1
     [row] = cache_rows(session)
@@ -250,7 +307,7 @@ def test_cache_hit_comes_from_database(server: FakeNominatim, session: Session) 
             latitude=1.5,
             longitude=-2.5,
             display_name="Depot, Springfield",
-            created_at=datetime.now(timezone.utc),
+            created_at=datetime.now(UTC),
         )
     )
     session.flush()

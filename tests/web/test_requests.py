@@ -143,7 +143,7 @@ def test_api_refuses_non_object_body(requester: FlaskClient) -> None:
 def test_form_shows_every_error_then_accepts_corrected_input(
     app: Flask, requester: FlaskClient
 ) -> None:
-    """The web form redisplays each error by its field, under human labels, then records the fix."""
+    """The form redisplays each error by its field, under human labels, then records the fix."""
     form = {
         "catalog_code": "LEAK",
         "impact": "low",
