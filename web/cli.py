@@ -1,14 +1,21 @@
 """The ``fieldops`` command: database set-up, scenario import/export, demo and server.
 
-Expected failures (bad file, bad scenario, unreachable database) end with a
-one-line message and exit status 2 (usage and input errors) or 1 (environment),
+Every command that uses the database uses the same one (``--database-url``, else
+``DATABASE_URL``, else the SQLite file in the instance folder), says which on its
+first line, and brings its schema to the newest version first.
+
+Expected failures (bad file, bad argument, bad scenario) end with a one-line
+message and exit status 2; a database that cannot be reached with exit status 1;
 never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,36 +26,51 @@ from typing import Any
 
 import click
 from flask import Flask
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+)
 from sqlalchemy.orm import Session
 
+from dispatch.accounts import link_technician
 from dispatch.audit import set_actor
 from dispatch.catalog import CatalogError, load_catalog
-from dispatch.db import utcnow
+from dispatch.db import make_engine, utcnow
 from dispatch.enums import Role
 from dispatch.geocoding import CachedGeocoder
-from dispatch.models import Technician
+from dispatch.models import Job, ServiceRequest, Technician, User
 from dispatch.request_import import CsvImportError, import_requests
 from dispatch.scenario import DayExists, ScenarioError, export_scenario, import_scenario
-from dispatch.schema import upgrade
+from dispatch.schema import TARGET_METADATA, downgrade, upgrade
 from dispatch.users import AccountError, create_user
+from mobile_api.http import ENGINE_KEY, GEOCODER_KEY, SESSIONS_KEY
 from optimizer import InvalidProblem, Priority
 from optimizer.check import check
 from optimizer.io import read_problem
 from optimizer.plan_io import plan_document
+from optimizer.solution import Solution
 from optimizer.solve import SolveParams, solve
-from web.app import ENGINE_KEY, SESSIONS_KEY, create_app, instance_path
-from web.requests import GEOCODER_KEY
+from web.app import create_app
 
 DEMO_PASSWORD = "fieldops-demo"
-DEMO_USERS = [
-    ("dispatcher", "Dana Dispatcher", [Role.DISPATCHER]),
-    ("warehouse", "Wes Warehouse", [Role.WAREHOUSE]),
-    ("technician", "Terry Technician", [Role.TECHNICIAN]),
-    ("requester", "Rita Requester", [Role.REQUESTER]),
-    ("admin", "Ada Admin", [Role.ADMIN]),
+#: Staff logins of the demo: username, full name, role.
+DEMO_STAFF = [
+    ("dispatcher", "Dana Dispatcher", Role.DISPATCHER),
+    ("warehouse", "Wes Warehouse", Role.WAREHOUSE),
+    ("requester", "Rita Requester", Role.REQUESTER),
+    ("admin", "Ada Admin", Role.ADMIN),
 ]
+#: The demo's technician login works as this technician of the demo day, under their name.
+DEMO_TECHNICIAN_USER = "technician"
+DEMO_TECHNICIAN_CODE = "T-01"
+#: Job ids printed per reason a plan leaves jobs out.
+UNASSIGNED_IDS_SHOWN = 5
+LONGEST_TIME_LIMIT_S = 24 * 3600.0
 
 
 class InputError(click.ClickException):
@@ -62,11 +84,33 @@ class InputError(click.ClickException):
         return cls(f"{headline}:\n  " + "\n  ".join(problems))
 
 
-@click.group()
+class EnvironmentFailure(click.ClickException):
+    """Something outside the user's input failed (database down, port taken): exit status 1."""
+
+    exit_code = 1
+
+
+class _Commands(click.Group):
+    """The command group: a database error ends any command with a message, not a traceback.
+
+    Data the database refuses is bad input that validation let through (exit 2); any
+    other error (unreachable, not a database, no permission) is the environment's (exit 1).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (IntegrityError, DataError) as exc:
+            raise InputError(f"the database refused the data: {exc.orig}") from None
+        except DBAPIError as exc:
+            raise EnvironmentFailure(f"cannot use the database: {exc.orig}") from None
+
+
+@click.group(cls=_Commands)
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
-    help="SQLAlchemy URL (default: SQLite in the instance folder).",
+    help="SQLAlchemy URL (default: DATABASE_URL, else SQLite in the instance folder).",
 )
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
@@ -76,40 +120,123 @@ def cli(ctx: click.Context, database_url: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    try:
-        cli(standalone_mode=True)
-    except OperationalError as exc:
-        click.echo(f"Error: cannot use the database: {exc.orig}", err=True)
-        raise SystemExit(1) from None
+    cli()
+
+
+def _database(ctx: click.Context) -> Flask:
+    """The app on this command's database, built once, its schema at the newest version.
+
+    Prints which database it is; the engine closes with the command.
+    """
+    if "app" not in ctx.meta:
+        config = ctx.find_object(dict) or {}
+        if "DATABASE_URL" in config:
+            _check_database_url(config["DATABASE_URL"])
+        app = create_app(config)
+        engine = app.extensions[ENGINE_KEY]
+        ctx.call_on_close(engine.dispose)
+        click.echo(f"Database: {_shown_url(app.config['DATABASE_URL'])}")
+        upgrade(engine)
+        ctx.meta["app"] = app
+    built: Flask = ctx.meta["app"]
+    return built
+
+
+def _engine(ctx: click.Context) -> Engine:
+    engine: Engine = _database(ctx).extensions[ENGINE_KEY]
+    return engine
 
 
 @contextmanager
 def _transaction(ctx: click.Context) -> Iterator[Session]:
-    """A session on the configured database, committed when the block succeeds."""
-    sessions = _app(ctx).extensions[SESSIONS_KEY]
+    """A session on the command's database, committed when the block succeeds."""
+    sessions = _database(ctx).extensions[SESSIONS_KEY]
     with sessions.begin() as session:
         set_actor(session, user_id=None, name=f"cli:{ctx.info_name}")
         yield session
 
 
-def _app(ctx: click.Context) -> Flask:
-    """The app for this command's configuration, built once; its engine closes with the command."""
-    if "app" not in ctx.meta:
-        app = create_app(ctx.find_object(dict))
-        ctx.call_on_close(app.extensions[ENGINE_KEY].dispose)
-        ctx.meta["app"] = app
-    return ctx.meta["app"]
+def _check_database_url(url: str) -> None:
+    """Refuse a URL that is not one, names a driver that is not installed, or a missing folder.
+
+    The URL is not echoed: it may hold a password.
+    """
+    example = "for example sqlite:///path/to/fieldops.sqlite3 or postgresql://user@host/db"
+    try:
+        make_engine(url).dispose()  # parses, loads the dialect and its driver; connects to nothing
+    except NoSuchModuleError:
+        raise InputError(
+            f"--database-url / DATABASE_URL names a kind of database fieldops does not know"
+            f" ({make_url(url).drivername}); it supports SQLite and PostgreSQL ({example})"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise InputError(
+            f"--database-url / DATABASE_URL is not a database URL ({example})"
+        ) from None
+    except ImportError as exc:
+        raise InputError(
+            f"--database-url / DATABASE_URL names a database driver that is not installed"
+            f" ({exc.name}); fieldops supports SQLite and PostgreSQL ({example})"
+        ) from None
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        file = Path(parsed.database)
+        if file.is_dir():
+            raise InputError(f"the database {file} is a folder, not a file")
+        if not file.parent.is_dir():
+            raise InputError(f"the database's folder {file.parent} does not exist")
 
 
-def _engine(ctx: click.Context) -> Engine:
-    return _app(ctx).extensions[ENGINE_KEY]
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _output_path(_ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Check an output file's folder before any work is done, so a long run is not wasted."""
+    if value is not None and not value.parent.is_dir():
+        raise click.BadParameter(f"folder {str(value.parent)!r} does not exist", param=param)
+    return value
+
+
+def _finite_seconds(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if math.isnan(value):
+        raise click.BadParameter("must be a number of seconds", param=param)
+    return value
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{file} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+
+
+def _read_json(file: Path) -> Any:
+    text = _read_text(file)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{file} is not JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{file} is not JSON fieldops reads: nested too deeply") from None
 
 
 @cli.command("init-db")
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create the schema, or upgrade it to the newest version."""
-    upgrade(_engine(ctx))
+    _database(ctx)
     click.echo("Database is at the newest schema version.")
 
 
@@ -148,7 +275,13 @@ def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> No
 
 @cli.command("export-scenario")
 @click.argument("day", metavar="DATE")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=_output_path,
+)
 @click.pass_context
 def export_scenario_command(ctx: click.Context, day: str, output: Path) -> None:
     """Write DATE (YYYY-MM-DD) as the optimizer will see it, in fieldops-scenario/1."""
@@ -161,7 +294,7 @@ def export_scenario_command(ctx: click.Context, day: str, output: Path) -> None:
             document = export_scenario(session, when)
     except ScenarioError as exc:
         raise InputError("; ".join(exc.problems)) from None
-    output.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    _write_text(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     click.echo(f"Wrote {len(document['jobs'])} jobs for {when} to {output}.")
 
 
@@ -171,7 +304,6 @@ def export_scenario_command(ctx: click.Context, day: str, output: Path) -> None:
 def import_catalog_command(ctx: click.Context, file: Path) -> None:
     """Load or update the service catalog from a fieldops-catalog/1 file."""
     document = _read_json(file)
-    upgrade(_engine(ctx))
     try:
         with _transaction(ctx) as session:
             count = load_catalog(session, document)
@@ -185,8 +317,7 @@ def import_catalog_command(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def import_requests_command(ctx: click.Context, file: Path) -> None:
     """Raise one service request per row of a CSV file; all rows or none."""
-    app = _app(ctx)
-    upgrade(_engine(ctx))
+    app = _database(ctx)
     try:
         with file.open(newline="", encoding="utf-8-sig") as lines, _transaction(ctx) as session:
             geocoder = CachedGeocoder(session, app.extensions[GEOCODER_KEY])
@@ -195,6 +326,8 @@ def import_requests_command(ctx: click.Context, file: Path) -> None:
         raise InputError(f"{file}: no such file") from None
     except UnicodeDecodeError:
         raise InputError(f"{file} is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
     except CsvImportError as exc:
         raise InputError.listing(f"{file} was not imported", exc.problems) from None
     click.echo(f"Recorded {len(created)} requests: {', '.join(r.reference for r in created)}")
@@ -204,15 +337,17 @@ def import_requests_command(ctx: click.Context, file: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--time-limit",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=LONGEST_TIME_LIMIT_S),
     default=30.0,
     show_default=True,
+    callback=_finite_seconds,
     help="Seconds the optimizer may search.",
 )
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=_output_path,
     help="Write the plan (fieldops-plan/1) here.",
 )
 def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
@@ -221,6 +356,10 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
         problem = read_problem(file)
     except FileNotFoundError:
         raise InputError(f"{file}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    except RecursionError:
+        raise InputError(f"{file} is not a problem fieldops reads: nested too deeply") from None
     except (InvalidProblem, ValueError) as exc:
         problems = exc.problems if isinstance(exc, InvalidProblem) else [str(exc)]
         raise InputError.listing(f"{file} is not a valid problem", problems) from None
@@ -237,14 +376,30 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
         if total:
             click.echo(f"  {priority.value:<9} served {report.served[priority]:>5} of {total}")
     click.echo(f"  travel {report.travel_minutes:,.1f} min, late {report.late_minutes:,.1f} min")
+    _echo_unassigned(solution)
     if not report.feasible:
         for violation in report.violations[:10]:
             click.echo(f"  violation [{violation.cause}] {violation.message}", err=True)
         raise click.ClickException("the plan breaks a hard rule (a bug: please report it)")
     click.echo(f"  score {report.score:,.1f}")
     if output is not None:
-        output.write_text(json.dumps(plan_document(problem, solution), indent=1) + "\n")
+        _write_text(output, json.dumps(plan_document(problem, solution), indent=1) + "\n")
         click.echo(f"Wrote the plan to {output}.")
+
+
+def _echo_unassigned(solution: Solution) -> None:
+    """The jobs left out, grouped by reason: most frequent reason first, a few ids each."""
+    if not solution.unassigned:
+        return
+    jobs_by_reason: dict[str, list[str]] = {}
+    for item in solution.unassigned:
+        jobs_by_reason.setdefault(item.reason, []).append(item.job)
+    click.echo(f"  unassigned {len(solution.unassigned)} jobs:")
+    for reason, jobs in sorted(jobs_by_reason.items(), key=lambda entry: -len(entry[1])):
+        shown = ", ".join(jobs[:UNASSIGNED_IDS_SHOWN])
+        if len(jobs) > UNASSIGNED_IDS_SHOWN:
+            shown += f" and {len(jobs) - UNASSIGNED_IDS_SHOWN} more"
+        click.echo(f"  {len(jobs):>5}  {reason}: {shown}")
 
 
 @cli.command("create-user")
@@ -253,87 +408,228 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
 @click.option(
     "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
 )
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--password",
+    help="The password (left in shell history: prefer the prompt or --password-stdin).",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input.",
+)
+@click.option(
+    "--technician",
+    "technician_code",
+    metavar="CODE",
+    help="Sign in as this technician (with --role technician).",
+)
 @click.pass_context
 def create_user_command(
-    ctx: click.Context, username: str, full_name: str, roles: tuple[str, ...], password: str
+    ctx: click.Context,
+    username: str,
+    full_name: str,
+    roles: tuple[str, ...],
+    password: str | None,
+    password_stdin: bool,
+    technician_code: str | None,
 ) -> None:
-    """Add a user who can sign in."""
+    """Add a user who can sign in; without --password, asks for it on a terminal."""
+    if technician_code is not None and Role.TECHNICIAN.value not in roles:
+        raise InputError("--technician needs --role technician")
+    secret = _password(password, password_stdin)
     try:
         with _transaction(ctx) as session:
             create_user(
                 session,
                 username=username,
-                password=password,
+                password=secret,
                 roles=[Role(r) for r in roles],
                 full_name=full_name,
             )
+            if technician_code is not None:
+                link_technician(session, username.strip(), technician_code)
     except AccountError as exc:
         raise InputError(str(exc)) from None
-    click.echo(f"Created {username} ({', '.join(roles)}).")
+    linked = f", technician {technician_code}" if technician_code is not None else ""
+    click.echo(f"Created {username} ({', '.join(roles)}{linked}).")
+    if Role.TECHNICIAN.value in roles and technician_code is None:
+        click.echo(
+            f"The phone app shows {username} no jobs until the account is linked:"
+            f" fieldops link-technician {username} CODE"
+        )
+
+
+def _password(given: str | None, from_stdin: bool) -> str:
+    """The password from the option, standard input, or a prompt when there is a terminal."""
+    if given is not None and from_stdin:
+        raise InputError("give --password or --password-stdin, not both")
+    if given is not None:
+        return given
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\n").rstrip("\r")
+        if not line:
+            raise InputError("--password-stdin: standard input holds no password")
+        return line
+    if not sys.stdin.isatty():
+        raise InputError("no terminal to ask for the password: pipe it in with --password-stdin")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@cli.command("link-technician")
+@click.argument("username")
+@click.argument("code")
+@click.pass_context
+def link_technician_command(ctx: click.Context, username: str, code: str) -> None:
+    """Let USERNAME (a technician account) sign in as the technician CODE."""
+    try:
+        with _transaction(ctx) as session:
+            technician = link_technician(session, username, code)
+            name = technician.name
+    except AccountError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(f"{username} signs in as technician {code} ({name}).")
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the web app and the mobile API (waitress, multi-threaded)."""
-    app = _app(ctx)
-    upgrade(_engine(ctx))
-    _serve(app, host, port)
+    _serve(_database(ctx), host, port)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Prepare the demo day and exit.")
+@click.option("-y", "--yes", is_flag=True, help="Replace a database that holds data, no question.")
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, no_serve: bool) -> None:
-    """Fresh SQLite demo: the shipped demo day, demo users, and the app served."""
-    database = instance_path() / "demo.sqlite3"
-    database.unlink(missing_ok=True)
-    ctx.obj = {"DATABASE_URL": f"sqlite:///{database}"}
-    upgrade(_engine(ctx))
+def demo(ctx: click.Context, host: str, port: int, no_serve: bool, yes: bool) -> None:
+    """The shipped demo day and demo users in the database, then the app served.
+
+    The database is emptied first: when it holds data, only after a yes (or --yes).
+    """
+    if not no_serve:
+        _check_can_serve(host, port)  # before the database is emptied
+    app = _database(ctx)
+    engine = _engine(ctx)
+    with _transaction(ctx) as session:
+        contents = _contents(session)
+    if contents:
+        _confirm_replacing(contents, yes)
+        downgrade(engine, "base")
+        upgrade(engine)
     data = json.loads(resources.files("dispatch").joinpath("data/demo-day.json").read_text())
     catalog = json.loads(resources.files("dispatch").joinpath("data/catalog.json").read_text())
     with _transaction(ctx) as session:
-        load_catalog(session, catalog)
         summary = import_scenario(session, data)
-        _add_demo_users(session)
+        load_catalog(session, catalog)  # after the day: its parts are the catalog's typical parts
+        logins = _add_demo_users(session)
     url = f"http://{host}:{port}/"
     click.echo(
         f"Demo day {data['date']} ({data['name']}): {summary.technicians} technicians, "
-        f"{summary.jobs} jobs. Database: {database}"
+        f"{summary.jobs} jobs."
     )
     click.echo(f"Open {url} and sign in as one of (password '{DEMO_PASSWORD}'):")
-    for username, full_name, roles in DEMO_USERS:
-        click.echo(f"  {username:<11} {full_name} ({', '.join(r.value for r in roles)})")
+    for login in logins:
+        click.echo(f"  {login}")
     if not no_serve:
-        _serve(_app(ctx), host, port)
+        _serve(app, host, port)
 
 
-def _add_demo_users(session: Session) -> None:
-    first_technician = session.scalar(select(Technician).order_by(Technician.id).limit(1))
-    for username, full_name, roles in DEMO_USERS:
-        user = create_user(
-            session, username=username, password=DEMO_PASSWORD, roles=roles, full_name=full_name
+def _contents(session: Session) -> str:
+    """What the database holds, in a few words; empty when every table is."""
+    counts = {
+        "users": session.scalar(select(func.count()).select_from(User)),
+        "technicians": session.scalar(select(func.count()).select_from(Technician)),
+        "requests": session.scalar(select(func.count()).select_from(ServiceRequest)),
+        "jobs": session.scalar(select(func.count()).select_from(Job)),
+    }
+    described = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+    if described:
+        return described
+    for metadata in TARGET_METADATA:
+        for table in metadata.sorted_tables:
+            if session.scalar(select(func.count()).select_from(table)):
+                return "data"
+    return ""
+
+
+def _confirm_replacing(contents: str, yes: bool) -> None:
+    """Go on only when the user agrees to lose what the database holds."""
+    if yes:
+        return
+    question = f"The database holds {contents}. Delete all of it for the demo day?"
+    try:
+        agreed = click.confirm(question, default=False)
+    except click.Abort:
+        raise InputError(
+            f"the database holds {contents}; pass --yes to replace it with the demo day"
+        ) from None
+    if not agreed:
+        raise EnvironmentFailure(
+            "left the database as it was; `fieldops serve` serves it, `fieldops demo --yes`"
+            " replaces it"
         )
-        if Role.TECHNICIAN in roles and first_technician is not None:
-            first_technician.user_id = user.id
+
+
+def _add_demo_users(session: Session) -> list[str]:
+    """The demo's logins, one per role; returns a line describing each."""
+    lines = []
+    for username, full_name, role in DEMO_STAFF:
+        create_user(
+            session, username=username, password=DEMO_PASSWORD, roles=[role], full_name=full_name
+        )
+        lines.append(f"{username:<11} {full_name} ({role.value})")
+    technician = session.scalar(select(Technician).where(Technician.code == DEMO_TECHNICIAN_CODE))
+    if technician is None:
+        raise click.ClickException(f"the demo day has no technician {DEMO_TECHNICIAN_CODE}")
+    create_user(
+        session,
+        username=DEMO_TECHNICIAN_USER,
+        password=DEMO_PASSWORD,
+        roles=[Role.TECHNICIAN],
+        full_name=technician.name,
+    )
+    link_technician(session, DEMO_TECHNICIAN_USER, technician.code)
+    lines.append(f"{DEMO_TECHNICIAN_USER:<11} {technician.name} (technician {technician.code})")
+    return lines
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
     from waitress import serve as waitress_serve
 
+    threads = _threads()
+    _check_can_serve(host, port)
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C stops)")
-    waitress_serve(app, host=host, port=port, threads=int(os.environ.get("FIELDOPS_THREADS", 8)))
-
-
-def _read_json(file: Path) -> Any:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{file} is not JSON: {exc}") from None
+        waitress_serve(app, host=host, port=port, threads=threads)
+    except OSError as exc:  # the address was taken since the check
+        raise _cannot_serve(host, port, exc) from None
+
+
+def _check_can_serve(host: str, port: int) -> None:
+    """Bind the address once and let go: waitress leaks its socket when it cannot bind."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[
+            0
+        ]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+            probe.bind(address)
+    except OSError as exc:
+        raise _cannot_serve(host, port, exc) from None
+
+
+def _cannot_serve(host: str, port: int, error: OSError) -> EnvironmentFailure:
+    return EnvironmentFailure(f"cannot serve on {host}:{port}: {error.strerror}")
+
+
+def _threads() -> int:
+    """Request threads: ``FIELDOPS_THREADS``, default 8."""
+    configured = os.environ.get("FIELDOPS_THREADS", "8")
+    if not configured.isdigit() or int(configured) < 1:
+        raise InputError(f"FIELDOPS_THREADS must be a whole number from 1, got {configured!r}")
+    return int(configured)

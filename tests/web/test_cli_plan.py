@@ -138,3 +138,36 @@ def test_file_that_is_neither_scenario_nor_solomon_exits_2(tmp_path: Path, conte
 
     assert result.exit_code == 2, result.exception
     assert isinstance(result.exception, SystemExit)
+
+
+def test_plan_prints_why_jobs_are_left_out_grouped_by_reason(tmp_path: Path) -> None:
+    """Unassigned jobs are counted per reason, most frequent first, with their first few ids."""
+    document = json.loads(OSLO.read_text())
+    for job in document["jobs"][:7]:
+        job["skills"] = ["diving"]  # nobody has it
+    document["jobs"][7]["window"] = ["21:00", "22:00"]  # after every shift
+    day = tmp_path / "day.json"
+    day.write_text(json.dumps(document))
+    out = tmp_path / "plan.json"
+
+    result = run("plan", str(day), "--time-limit", "0", "-o", str(out))
+
+    assert result.exit_code == 0, result.output
+    left_out: dict[str, list[str]] = {}
+    for item in json.loads(out.read_text())["unassigned"]:
+        left_out.setdefault(item["reason"], []).append(item["id"])
+    diving = [job["id"] for job in document["jobs"][:7]]
+    assert left_out["no technician has skill 'diving'"] == diving
+    lines = result.output.splitlines()
+    heading = lines.index(f"  unassigned {sum(len(ids) for ids in left_out.values())} jobs:")
+    printed = lines[heading + 1 : heading + 1 + len(left_out)]
+    assert printed[0] == (
+        f"      7  no technician has skill 'diving': {', '.join(diving[:5])} and 2 more"
+    )
+    assert sorted(printed) == sorted(
+        f"  {len(ids):>5}  {reason}: {', '.join(ids[:5])}"
+        + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        for reason, ids in left_out.items()
+    )
+    counts = [int(line.split()[0]) for line in printed]
+    assert counts == sorted(counts, reverse=True)
