@@ -424,6 +424,16 @@ def test_optional_fields_may_be_left_out() -> None:
     assert all((j.window, j.sla_due, j.pinned_to) == (None, None, None) for j in problem.jobs)
 
 
+def test_documented_example_scenario_reads() -> None:
+    """The scenario example in docs/FORMAT.md is a document the reader accepts."""
+    text = (Path(__file__).parents[2] / "docs" / "FORMAT.md").read_text()
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+
+    problem = scenario_problem(json.loads(example))
+
+    assert (problem.name, len(problem.technicians), len(problem.jobs)) == ("oslo-morning", 1, 1)
+
+
 def test_read_problem_refuses_json_nested_too_deeply(tmp_path: Path) -> None:
     """100,000 opening brackets are a named problem, not a RecursionError."""
     deep = tmp_path / "deep.json"
