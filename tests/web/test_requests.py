@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from base64 import b64encode
 from collections.abc import Callable
 from importlib import resources
@@ -13,10 +14,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from dispatch.catalog import load_catalog
+from dispatch.db import utcnow
 from dispatch.enums import Role
 from dispatch.models import Customer, Event, Job, ServiceRequest, Site
 from inventory.models import Part
 from tests.fake_nominatim import FakeNominatim
+from tests.helpers import make_job
 from tests.web.conftest import ADDRESS, PASSWORD, PLACE, csrf_token
 from web.app import SESSIONS_KEY
 
@@ -185,3 +188,100 @@ def test_requesters_see_only_their_own_requests(
     add_user("dana", Role.DISPATCHER)
     assert login("other").get(location).status_code == 404
     assert login("dana").get(location).status_code == 200
+
+
+def _rows(app: Flask) -> list[int]:
+    """How many requests, jobs, sites and customers there are."""
+    return [_count(app, model) for model in (ServiceRequest, Job, Site, Customer)]
+
+
+def test_api_answers_201_after_an_import_took_the_next_reference(
+    app: Flask, requester: FlaskClient
+) -> None:
+    """A job imported under the next reference's id does not stop intake: it skips that number."""
+    taken = f"SR-{utcnow().year}-000001"
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        make_job(session, reference=f"{taken}-1")  # as the scenario importer writes a job
+
+    first = requester.post("/api/v1/requests", json=VALID)
+    second = requester.post("/api/v1/requests", json=VALID)
+
+    assert (first.status_code, second.status_code) == (201, 201), first.json
+    assert taken not in (first.json["reference"], second.json["reference"])
+    assert first.json["reference"] != second.json["reference"]
+
+
+BAD_BODIES = {
+    "nul-description": ({"description": "no\x00hot water"}, "description"),
+    "nul-name": ({"requester": {"name": "Ri\x00ta"}}, "requester.name"),
+    "long-description": ({"description": "d" * 4001}, "description"),
+    "long-name": ({"requester": {"name": "r" * 201}}, "requester.name"),
+    "long-address": (
+        {"site": {"address": "a" * 201, "latitude": 59.9, "longitude": 10.7}},
+        "site.address",
+    ),
+    "before-year-1-in-utc": ({"window_start": "0001-01-01T00:00:00+01:00"}, "window_start"),
+    "after-year-9999-in-utc": ({"window_end": "9999-12-31T23:59:00-01:00"}, "window_end"),
+    "naive-window": ({"window_start": "2026-03-03T08:00:00"}, "window_start"),
+    "huge-latitude": ({"site": {"latitude": 1e400, "longitude": 10.7}}, "site.latitude"),
+}
+
+
+@pytest.mark.parametrize(("changes", "field"), BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_api_refuses_what_a_database_cannot_hold_with_422(
+    app: Flask, requester: FlaskClient, changes: dict[str, object], field: str
+) -> None:
+    """NUL, over-long text and instants outside UTC's range are 422 naming the field; no rows."""
+    response = requester.post("/api/v1/requests", json={**VALID, **changes})
+
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert [e["field"] for e in response.json["errors"]] == [field]
+    assert _rows(app) == [0, 0, 0, 0]
+
+
+def test_form_refuses_nul_by_its_field(app: Flask, requester: FlaskClient) -> None:
+    """A NUL typed or pasted into the form is shown under its field's label; nothing is written."""
+    form = {
+        "catalog_code": "LEAK",
+        "impact": "low",
+        "urgency": "low",
+        "requester_name": "Rita",
+        "latitude": "59.9",
+        "longitude": "10.7",
+        "title": "Leak\x00",
+        "csrf_token": csrf_token(requester, "/requests/new"),
+    }
+
+    response = requester.post("/requests/new", data=form)
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<a href="#title">Title</a>' in page
+    assert 'id="title-error">must not contain NUL characters' in page
+    assert _rows(app) == [0, 0, 0, 0]
+
+
+def test_form_without_geocoding_service_answers_quickly_by_the_address(
+    app: Flask, requester: FlaskClient, nominatim: FakeNominatim
+) -> None:
+    """No geocoding service: one clear message by the address field, no traceback, no wait."""
+    nominatim.stop()
+    form = {
+        "catalog_code": "LEAK",
+        "impact": "low",
+        "urgency": "low",
+        "requester_name": "Rita",
+        "address": ADDRESS,
+        "csrf_token": csrf_token(requester, "/requests/new"),
+    }
+    started = time.monotonic()
+
+    response = requester.post("/requests/new", data=form)
+
+    page = response.get_data(as_text=True)
+    assert time.monotonic() - started < 3.0
+    assert response.status_code == 422
+    assert '<a href="#address">Site address</a>' in page
+    assert 'id="address-error">the address could not be checked' in page
+    assert "Traceback" not in page
+    assert _rows(app) == [0, 0, 0, 0]
