@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import click
 from flask import Flask, Response, current_app, g, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from werkzeug.exceptions import (
     BadRequest,

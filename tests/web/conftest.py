@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +17,7 @@ from flask.testing import FlaskClient
 
 from dispatch.enums import Role
 from dispatch.users import create_user
-from mobile_api.http import SESSIONS_KEY
+from mobile_api.http import ENGINE_KEY, SESSIONS_KEY
 from tests.fake_nominatim import FakeNominatim
 from web.app import create_app
 
@@ -35,22 +36,39 @@ def nominatim() -> Iterator[FakeNominatim]:
 
 
 @pytest.fixture
-def app(
+def make_app(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nominatim: FakeNominatim
-) -> Iterator[Flask]:
-    """The application on a fresh database, its instance folder in a temporary directory."""
+) -> Iterator[Callable[..., Flask]]:
+    """Builds the application on the test database with some settings changed.
+
+    Its instance folder is a temporary directory; engines are disposed at the end.
+    """
     monkeypatch.setenv("FIELDOPS_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": SECRET_KEY,
-            "GEOCODER_URL": nominatim.url,
-            "GEOCODER_MIN_DELAY_S": 0,
-        }
-    )
-    yield app
-    app.extensions["fieldops.engine"].dispose()
+    built: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        app = create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": SECRET_KEY,
+                "GEOCODER_URL": nominatim.url,
+                "GEOCODER_MIN_DELAY_S": 0,
+                **settings,
+            }
+        )
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        app.extensions[ENGINE_KEY].dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The application on a fresh database, its instance folder in a temporary directory."""
+    return make_app()
 
 
 @pytest.fixture

@@ -95,13 +95,16 @@ def test_unknown_api_path_answers_problem_json(app: Flask) -> None:
 def test_mobile_jobs_need_a_technician(
     app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
 ) -> None:
-    """Anonymous gets 401, a non-technician 403, a bad date 400; all problem+json."""
-    client = app.test_client()
-    assert client.get("/api/mobile/v1/me/jobs?date=2026-11-24").status_code == 401
+    """Anonymous: 401 with a Basic challenge; a dispatcher or unlinked technician: 403."""
+    anonymous = app.test_client().get("/api/mobile/v1/me/jobs?date=2026-11-24")
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
+    assert anonymous.headers["WWW-Authenticate"].startswith("Basic realm=")
     add_user("ann", Role.DISPATCHER)
-    response = login("ann").get("/api/mobile/v1/me/jobs?date=2026-11-24")
-    assert response.status_code == 403
-    assert response.mimetype == "application/problem+json"
+    add_user("terry", Role.TECHNICIAN)
+    for username in ("ann", "terry"):
+        response = login(username).get("/api/mobile/v1/me/jobs?date=2026-11-24")
+        assert response.status_code == 403
+        assert response.mimetype == "application/problem+json"
 
 
 def test_mobile_jobs_lists_the_technicians_jobs(
