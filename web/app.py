@@ -35,7 +35,7 @@ from werkzeug.exceptions import (
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
-from dispatch.geocoding import make_geocoder
+from dispatch.geocoding import DEFAULT_TIMEOUT_SECONDS, make_geocoder
 from mobile_api.http import (
     ENGINE_KEY,
     GEOCODER_KEY,
@@ -90,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Nominatim's usage policy asks for an agent that identifies the installation.
         GEOCODER_USER_AGENT="fieldops (self-hosted; set FIELDOPS_GEOCODER_USER_AGENT)",
         GEOCODER_MIN_DELAY_S=1.0,
+        GEOCODER_TIMEOUT_S=DEFAULT_TIMEOUT_SECONDS,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set it to true when the site is served over HTTPS
@@ -122,6 +123,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         user_agent=app.config["GEOCODER_USER_AGENT"],
         url=app.config["GEOCODER_URL"],
         min_delay_seconds=float(app.config["GEOCODER_MIN_DELAY_S"]),
+        timeout_seconds=float(app.config["GEOCODER_TIMEOUT_S"]),
     )
     csrf = CSRFProtect(app)
 
