@@ -55,7 +55,7 @@ from optimizer.io import read_problem
 from optimizer.plan_io import plan_document
 from optimizer.solution import Solution
 from optimizer.solve import SolveParams, solve
-from web.app import create_app
+from web.app import create_app, instance_path
 
 DEMO_PASSWORD = "fieldops-demo"
 #: Staff logins of the demo: username, full name, role.
@@ -132,7 +132,13 @@ def _database(ctx: click.Context) -> Flask:
         config = ctx.find_object(dict) or {}
         if "DATABASE_URL" in config:
             _check_database_url(config["DATABASE_URL"])
-        app = create_app(config)
+        try:
+            app = create_app(config)
+        except OSError as exc:  # the instance folder cannot be made or read
+            raise InputError(
+                f"{exc.filename}: {exc.strerror} (the instance folder is {instance_path()};"
+                " FIELDOPS_INSTANCE_PATH moves it)"
+            ) from None
         engine = app.extensions[ENGINE_KEY]
         ctx.call_on_close(engine.dispose)
         click.echo(f"Database: {_shown_url(app.config['DATABASE_URL'])}")

@@ -232,3 +232,17 @@ def test_scenario_that_is_not_an_object_is_refused(
     printed = capsys.readouterr()
     assert code == 2, printed
     assert "Traceback" not in printed.err
+
+
+def test_instance_folder_that_cannot_be_made_is_a_message(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FIELDOPS_INSTANCE_PATH naming a file is reported with the variable to change, exit 2."""
+    monkeypatch.setenv("FIELDOPS_INSTANCE_PATH", str(workdir / "oslo.json"))
+
+    code = run_main(["init-db"])
+
+    printed = capsys.readouterr()
+    assert code == 2, printed
+    assert "FIELDOPS_INSTANCE_PATH" in printed.err and "oslo.json" in printed.err
+    assert "Traceback" not in printed.err
