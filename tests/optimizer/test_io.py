@@ -15,7 +15,7 @@ import pytest
 from optimizer.check import check_plan_document
 from optimizer.io import read_problem, scenario_problem, solomon_problem
 from optimizer.plan_io import plan_document
-from optimizer.problem import InvalidProblem, Location, Priority, Problem
+from optimizer.problem import InvalidProblem, Location, Priority, Problem, TimeWindow
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 from optimizer.travel import EuclideanTravel, GeodesicTravel
 from tests.optimizer.conftest import SCENARIOS, SOLOMON, at, plan
@@ -155,12 +155,12 @@ def test_small_scenario_reads_every_field() -> None:
     )
     first, second, third, fourth = problem.jobs
     assert (first.service, first.priority, first.skills) == (2700, Priority.HIGH, {"hvac"})
-    assert (first.window.start, first.window.end) == (9 * 3600, 12 * 3600)
+    assert first.window == TimeWindow(9 * 3600, 12 * 3600)
     assert first.sla_due == 14 * 3600
     assert dict(first.parts) == {"FLT-2020": 1}
     assert (second.window, second.sla_due, second.pinned_to) == (None, None, "T-02")
     assert second.priority == Priority.LOW
-    assert (third.window.start, third.window.end) == (0, 23 * 3600 + 59 * 60)
+    assert third.window == TimeWindow(0, 23 * 3600 + 59 * 60)
     assert fourth.sla_due == 13 * 3600 + 1800  # 12:30 UTC is 13:30 in Oslo in November
     assert dict(fourth.parts) == {"BELT-WM": 2}
 
@@ -205,6 +205,7 @@ def test_shipped_scenario_matches_its_file() -> None:
         assert tech.skills == set(entry["skills"])
         assert dict(tech.van_stock) == entry["van_stock"]
         rule = entry["break"]
+        assert tech.break_rule is not None
         assert tech.break_rule.window.start == clock(rule["earliest"])
         assert tech.break_rule.duration == rule["minutes"] * 60
     assert [j.id for j in problem.jobs] == [j["id"] for j in raw["jobs"]]
@@ -217,7 +218,7 @@ def test_shipped_scenario_matches_its_file() -> None:
         if entry["window"] is None:
             assert one.window is None
         else:
-            assert (one.window.start, one.window.end) == tuple(clock(c) for c in entry["window"])
+            assert one.window == TimeWindow(*(clock(c) for c in entry["window"]))
         if entry["sla_due"] is None:
             assert one.sla_due is None
         else:
@@ -504,7 +505,7 @@ def test_solomon_instance_in_thousandths() -> None:
         assert one.id == str(number)
         assert one.location == Location(x, y)
         assert one.demand == demand
-        assert (one.window.start, one.window.end) == (ready * 1000, due * 1000)
+        assert one.window == TimeWindow(ready * 1000, due * 1000)
         assert one.service == service * 1000
         assert one.priority == Priority.EMERGENCY
 
