@@ -605,7 +605,7 @@ def _add_demo_users(session: Session) -> list[str]:
 
 
 def _serve(app: Flask, host: str, port: int) -> None:
-    from waitress import serve as waitress_serve
+    from waitress import serve as waitress_serve  # type: ignore[import-untyped]  # no stubs
 
     threads = _threads()
     _check_can_serve(host, port)

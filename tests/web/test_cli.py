@@ -35,6 +35,7 @@ def count(database_url: str, model: type) -> int:
     with make_session_factory(engine)() as session:
         result = session.scalar(select(func.count()).select_from(model))
     engine.dispose()
+    assert result is not None
     return result
 
 
