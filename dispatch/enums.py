@@ -6,7 +6,7 @@ from enum import StrEnum
 
 # A job's priority means the same to the planner and to dispatch (the planner scores
 # unassigned jobs by it): one vocabulary, the optimizer's.
-from optimizer.problem import Priority
+from optimizer import Priority
 
 __all__ = ["Channel", "HoldReason", "JobStatus", "Level", "Priority", "Role"]
 

@@ -32,8 +32,7 @@ from dispatch.scenario_checks import REQUEST_PREFIX, database_problems, request_
 from inventory import service as inventory_service
 from inventory.models import StockLocation
 from inventory.service import VanData, WarehouseData
-from optimizer.io import SCENARIO_FORMAT, scenario_problem
-from optimizer.problem import InvalidProblem
+from optimizer import SCENARIO_FORMAT, InvalidProblem, scenario_problem
 
 
 class ScenarioError(ValueError):
@@ -410,7 +409,7 @@ def _technician_entry(
         ),
         "shift": [_hhmm(shift.start_time), _hhmm(shift.end_time)],
     }
-    # Absent, as on import: FORMAT.md makes the break optional, not nullable.
+    # Left out when there is none: the format makes the break optional.
     if (
         technician.break_earliest is not None
         and technician.break_latest is not None

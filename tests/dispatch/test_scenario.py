@@ -26,8 +26,7 @@ from dispatch.scenario import (
 )
 from dispatch.schema import TARGET_METADATA
 from inventory.models import LocationKind, StockLocation
-from optimizer.io import scenario_problem
-from optimizer.problem import InvalidProblem
+from optimizer import InvalidProblem, scenario_problem
 
 DAYS_DIR = Path(__file__).parent.parent / "data" / "fieldservice"
 
