@@ -211,9 +211,13 @@ def _finite_seconds(_ctx: click.Context, param: click.Parameter, value: float) -
 
 
 def _write_text(path: Path, text: str) -> None:
+    """Write the whole file or leave it as it was: a file beside it, renamed over it."""
+    partial = path.with_name(f".{path.name}.partial")
     try:
-        path.write_text(text, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
