@@ -19,6 +19,7 @@ import multiprocessing
 import queue
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -108,9 +109,16 @@ class Workers:
             ctx.Process(target=_serve, args=(k, net, allowed, inbox, self._answers), daemon=True)
             for k, inbox in enumerate(self._inboxes)
         ]
+        # Starting (and sending the network) takes a while: let the caller build its first
+        # plan meanwhile. Starting fresh processes from a thread is safe; forking is not.
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-processes")
+        self._started = starter.submit(self._start)
+        starter.shutdown(wait=False)
+        self._runs = 0
+
+    def _start(self) -> None:
         for process in self._processes:
             process.start()
-        self._runs = 0
 
     @property
     def count(self) -> int:
@@ -120,6 +128,7 @@ class Workers:
         self, tasks: Sequence[Task[Result_co]], budget_s: float, report: Report
     ) -> list[Result_co | None]:
         """Run ``tasks`` side by side (at most ``count``), relaying their progress to ``report``."""
+        self._started.result()  # raises here what starting raised
         self._runs += 1
         run = self._runs
         results: list[Result_co | None] = [None] * len(tasks)
@@ -148,10 +157,12 @@ class Workers:
 
     def close(self) -> None:
         """Tell each process to stop, and end those that do not."""
+        self._started.exception()  # wait until starting is over, whatever it raised
+        started = [process for process in self._processes if process.pid is not None]
         for inbox, process in zip(self._inboxes, self._processes, strict=True):
             if process.is_alive():
                 inbox.put(None)
-        for process in self._processes:
+        for process in started:
             process.join(timeout=1)
             if process.is_alive():
                 process.kill()

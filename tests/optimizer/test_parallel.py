@@ -63,63 +63,63 @@ def network(oslo_day: Problem) -> tuple[Network, Eligibility]:
     return net, eligibility(net)
 
 
-def _solve_watching_processes(
-    problem: Problem, workers: int, seconds: float
-) -> tuple[Solution, list[int]]:
-    """Solve, noting at each progress report how many child processes this process has."""
-    children: list[int] = []
+class _Watcher(threading.Thread):
+    """A thread that keeps noting how many child processes this process has, until stopped."""
 
-    def on_progress(score: float, served: int, elapsed: float) -> None:
-        children.append(len(multiprocessing.active_children()))
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop = threading.Event()
+        self.seen: list[int] = []
 
-    params = SolveParams(time_limit_s=seconds, workers=workers, on_progress=on_progress)
-    return solve(problem, params), children
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.seen.append(len(multiprocessing.active_children()))
+            time.sleep(0.01)
 
 
-def test_solve_from_a_thread_while_another_thread_runs(oslo_day: Problem) -> None:
-    """Called from a worker thread beside a busy one, solve searches in 2 processes and the
-    plan passes the checker."""
-    stop = threading.Event()
-
-    def busy() -> None:
-        while not stop.is_set():
-            sum(range(1000))
-
-    outcome: dict[str, tuple[Solution, list[int]]] = {}
+def _solve_watched(problem: Problem, workers: int, seconds: float) -> tuple[Solution, list[int]]:
+    """Solve in a thread of its own while another thread runs, watching the child processes."""
+    watcher = _Watcher()
+    outcome: list[Solution] = []
 
     def planner() -> None:
-        outcome["plan"] = _solve_watching_processes(oslo_day, workers=2, seconds=1.5)
+        outcome.append(solve(problem, SolveParams(time_limit_s=seconds, workers=workers)))
 
-    neighbour = threading.Thread(target=busy)
-    neighbour.start()
+    watcher.start()
     worker = threading.Thread(target=planner)
     worker.start()
     worker.join(timeout=60)
-    stop.set()
-    neighbour.join()
-
+    watcher.stop.set()
+    watcher.join()
     assert not worker.is_alive()
-    solution, children = outcome["plan"]
+    return outcome[0], watcher.seen
+
+
+def test_solve_from_a_thread_while_another_thread_runs(oslo_day: Problem) -> None:
+    """Called from a worker thread beside a running one, solve searches in 2 processes and
+    the plan passes the checker."""
+    solution, children = _solve_watched(oslo_day, workers=2, seconds=1.5)
+
     assert_sound(oslo_day, solution)
     assert max(children) == 2  # the search ran in two processes
     assert multiprocessing.active_children() == []  # and they are gone
 
 
 def test_one_worker_searches_in_the_calling_process(oslo_day: Problem) -> None:
-    """With workers=1 no process is started, yet the search improves on the construction."""
-    solution, children = _solve_watching_processes(oslo_day, workers=1, seconds=1.0)
+    """With workers=1 the search starts no process."""
+    solution, children = _solve_watched(oslo_day, workers=1, seconds=1.0)
 
     assert_sound(oslo_day, solution)
-    assert len(children) > 1  # the search reported progress after the construction
+    assert len(children) > 1  # watched while the search ran
     assert set(children) == {0}
 
 
 def test_no_time_to_search_starts_no_process(oslo_day: Problem) -> None:
     """With no time beyond the construction, two workers start no process either."""
-    solution, children = _solve_watching_processes(oslo_day, workers=2, seconds=0.0)
+    solution, children = _solve_watched(oslo_day, workers=2, seconds=0.0)
 
     assert_sound(oslo_day, solution)
-    assert set(children) == {0}
+    assert set(children) <= {0}
 
 
 @pytest.mark.parametrize("workers", [0, -2])
@@ -187,6 +187,22 @@ def test_a_process_that_dies_costs_its_search_only(network: tuple[Network, Eligi
     assert answers == [None, "as imported"]
     assert waited < 10.0  # not the budget, let alone the grace period
     assert again == [None, "as imported"]
+
+
+def test_a_process_that_cannot_start_is_an_error_for_the_caller(
+    network: tuple[Network, Eligibility],
+) -> None:
+    """What cannot be sent to a search process fails the run loudly, not with no search."""
+    net, _ = network
+    unpicklable = Eligibility(allowed=(), excluded={0: lambda: None})  # type: ignore[dict-item]
+
+    with (
+        pytest.raises((pickle.PicklingError, AttributeError, TypeError)),
+        parallel.runner(net, unpicklable, 2) as searches,
+    ):
+        searches.run([_ReadMark(), _ReadMark()], 10.0, lambda score, served: None)
+
+    assert multiprocessing.active_children() == []
 
 
 def test_problems_and_plans_survive_pickling() -> None:
