@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dispatch.db import utcnow
 from dispatch.enums import Role
 from dispatch.models import User, UserRole, UserSession
 
@@ -87,20 +89,33 @@ def change_password(
     session.flush()
 
 
-def start_session(session: Session, user: User) -> str:
-    """Record a new sign-in of ``user``; returns the token for the cookie (stored hashed)."""
+def start_session(session: Session, user: User, *, lifetime: timedelta) -> str:
+    """Record a new sign-in of ``user``; returns the token for the cookie (stored hashed).
+
+    The user's sign-ins older than ``lifetime`` are deleted on the way, so rows of
+    browsers that never signed out do not pile up.
+    """
+    session.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id, UserSession.created_at < utcnow() - lifetime
+        )
+    )
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_token_hash(token), user_id=user.id))
     session.flush()
     return token
 
 
-def session_user(session: Session, token: str) -> User | None:
-    """The active user signed in with ``token``, or None if that sign-in has ended."""
+def session_user(session: Session, token: str, *, lifetime: timedelta) -> User | None:
+    """The active user signed in with ``token``, or None if that sign-in has ended or expired."""
     return session.scalar(
         select(User)
         .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.token_hash == _token_hash(token), User.active)
+        .where(
+            UserSession.token_hash == _token_hash(token),
+            UserSession.created_at >= utcnow() - lifetime,
+            User.active,
+        )
     )
 
 

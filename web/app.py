@@ -94,6 +94,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set it to true when the site is served over HTTPS
+        # How long a sign-in lasts on the server, however long the browser keeps the cookie.
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
         MAX_CONTENT_LENGTH=1024 * 1024,
         MAX_FORM_MEMORY_SIZE=256 * 1024,
         MAX_FORM_PARTS=200,

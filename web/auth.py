@@ -115,9 +115,9 @@ def load_user() -> None:
     credentials = request.authorization if is_api_request() else None
     user: User | None = None
     if token is not None:
-        user = session_user(g.db, token)
+        user = session_user(g.db, token, lifetime=current_app.permanent_session_lifetime)
         if user is None:
-            session.clear()  # signed out elsewhere, password changed, or deactivated
+            session.clear()  # signed out, expired, password changed, or deactivated
     elif credentials is not None and credentials.type == "basic":
         user = _check_password(credentials.username or "", credentials.password or "")
     g.user = user
@@ -189,7 +189,7 @@ def _check_password(username: str, password: str) -> User | None:
 def _start_sign_in(user: User) -> None:
     """A fresh cookie with a new server-side sign-in (never reuse a pre-login session)."""
     session.clear()
-    session[TOKEN_KEY] = start_session(g.db, user)
+    session[TOKEN_KEY] = start_session(g.db, user, lifetime=current_app.permanent_session_lifetime)
     g.db.commit()
 
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from base64 import b64encode
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from dispatch.db import utcnow
 from dispatch.enums import Role
 from dispatch.models import Event, Technician, UserSession
 from dispatch.scenario import import_scenario
@@ -308,6 +310,20 @@ def test_wrong_current_password_changes_nothing(
         assert response.status_code == 422
     assert _is_signed_in(other)
     assert _login(app.test_client(), "ann") == 302
+
+
+def test_sign_ins_expire_and_old_rows_are_pruned(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
+) -> None:
+    """A sign-in older than PERMANENT_SESSION_LIFETIME ends; the next sign-in deletes its row."""
+    add_user("ann", Role.DISPATCHER)
+    client = login("ann")
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        for row in session.scalars(select(UserSession)):
+            row.created_at = utcnow() - app.permanent_session_lifetime - timedelta(minutes=1)
+    assert not _is_signed_in(client)
+    login("ann")
+    assert _count(app, UserSession) == 1
 
 
 def test_sign_ins_stay_out_of_the_event_log(
