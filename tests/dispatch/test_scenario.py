@@ -264,6 +264,16 @@ HOSTILE: list[tuple[str, Edit, str]] = [
         f"technicians[4] ({'T' * 37}).id: at most 36 characters (stored as VAN-<id>",
     ),
     (
+        "technician name too long for its van's name",
+        setting(("technicians", 0, "name"), "N" * 201),
+        "technicians[0] (T-01).name: at most 193 characters (stored as Van of <name>, at most 200)",
+    ),
+    (
+        "job id too long for both of its columns",
+        setting(("jobs", 0, "id"), "J" * 41),
+        f"jobs[0] ({'J' * 41}).id: at most 29 characters (stored as SR-<id>, at most 32), got 41",
+    ),
+    (
         "warehouse named like a van",
         setting(("warehouses", 0, "id"), "VAN-T-01"),
         "warehouses[0] (VAN-T-01).id: VAN-… codes are reserved for technicians' vans",
