@@ -19,11 +19,9 @@ from tests.web.conftest import PASSWORD, csrf_token
 DAY = Path(__file__).parents[1] / "data" / "fieldservice" / "oslo-5x30.json"
 
 
-def _import_day(app: Flask) -> dict:
-    data = json.loads(DAY.read_text())
+def _import_day(app: Flask) -> None:
     with app.extensions[SESSIONS_KEY].begin() as session:
-        import_scenario(session, data)
-    return data
+        import_scenario(session, json.loads(DAY.read_text()))
 
 
 def test_factory_reads_database_url_from_config(app: Flask, database_url: str) -> None:
@@ -89,7 +87,8 @@ def test_unknown_api_path_answers_problem_json(app: Flask) -> None:
     response = app.test_client().get("/api/mobile/v1/nothing-here")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
-    assert response.json["status"] == 404 and response.json["title"] == "Not Found"
+    problem = response.get_json()
+    assert problem["status"] == 404 and problem["title"] == "Not Found"
 
 
 def test_mobile_jobs_need_a_technician(
@@ -123,8 +122,8 @@ def test_mobile_jobs_lists_the_technicians_jobs(
 
     client = login("sofia")
     bad = client.get("/api/mobile/v1/me/jobs?date=tomorrow")
-    assert bad.status_code == 400 and bad.json["errors"] == [{"field": "date"}]
-    body = client.get("/api/mobile/v1/me/jobs?date=2026-11-24").json
+    assert bad.status_code == 400 and bad.get_json()["errors"] == [{"field": "date"}]
+    body = client.get("/api/mobile/v1/me/jobs?date=2026-11-24").get_json()
     assert body["technician"] == "T-01"
     assert [j["reference"] for j in body["jobs"]] == ["J-0001", "J-0003"]
     assert body["jobs"][0]["parts"] == [
