@@ -449,20 +449,24 @@ def create_user_command(
     secret = _password(password, password_stdin)
     try:
         with _transaction(ctx) as session:
-            create_user(
+            user = create_user(
                 session,
                 username=username,
                 password=secret,
                 roles=[Role(r) for r in roles],
                 full_name=full_name,
             )
-            if technician_code is not None:
-                link_technician(session, username.strip(), technician_code)
+            linked_name = (
+                link_technician(session, user.username, technician_code).name
+                if technician_code is not None
+                else None
+            )
     except AccountError as exc:
         raise InputError(str(exc)) from None
-    linked = f", technician {technician_code}" if technician_code is not None else ""
-    click.echo(f"Created {username} ({', '.join(roles)}{linked}).")
-    if Role.TECHNICIAN.value in roles and technician_code is None:
+    click.echo(f"Created {username} ({', '.join(roles)}).")
+    if linked_name is not None:
+        click.echo(f"{username} signs in as technician {technician_code} ({linked_name}).")
+    elif Role.TECHNICIAN.value in roles:
         click.echo(
             f"The phone app shows {username} no jobs until the account is linked:"
             f" fieldops link-technician {username} CODE"

@@ -87,9 +87,11 @@ def test_create_user_for_a_technician_already_linked_creates_nothing(day_url: st
 
 
 def test_link_technician_links_an_existing_account_once(day_url: str) -> None:
-    """link-technician links a technician account; repeating it is harmless; clashes are refused."""
+    """An unlinked technician account is told how to link; linking twice is harmless; clashes fail."""
     for username in ("elena", "jonas"):
-        assert new_technician_user(day_url, username).exit_code == 0
+        created = new_technician_user(day_url, username)
+        assert created.exit_code == 0, created.output
+        assert f"fieldops link-technician {username} CODE" in created.output
     dispatcher = fieldops(
         day_url, "create-user", "dana", "--full-name", "Dana", "--role", "dispatcher",
         "--password", "dana-password",
