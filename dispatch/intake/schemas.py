@@ -28,7 +28,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dispatch.enums import Channel, Level
-from dispatch.validation import EMAIL_LENGTH, Code, DbInt, LongText, Name, Phone, UtcInstant
+from dispatch.validation import (
+    CODE_LENGTH,
+    EMAIL_LENGTH,
+    DbInt,
+    LongText,
+    Name,
+    NoNul,
+    Phone,
+    UtcInstant,
+)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -39,7 +48,9 @@ def _blank_to_none(value: Any) -> Any:
 
 
 _Blank = BeforeValidator(_blank_to_none)
-CatalogCode = Annotated[Code, StringConstraints(strip_whitespace=True)]
+CatalogCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CODE_LENGTH), NoNul
+]
 CATALOG_CODE = TypeAdapter(CatalogCode)
 _SHAPE = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
