@@ -42,10 +42,13 @@ def problem_response(
     title: str,
     detail: str | None = None,
     *,
-    headers: Iterable[tuple[str, str]] | dict[str, str] | None = None,
+    headers: Iterable[tuple[str, str]] = (),
     **extra: Any,
 ) -> Response:
-    """An RFC 9457 ``application/problem+json`` response; ``extra`` adds members like ``errors``."""
+    """An RFC 9457 ``application/problem+json`` response; ``extra`` adds members like ``errors``.
+
+    ``headers`` are added as given, so a header may repeat (several challenges, say).
+    """
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -53,7 +56,7 @@ def problem_response(
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
-    response.headers.update(headers or {})
+    response.headers.extend(headers)
     return response
 
 
