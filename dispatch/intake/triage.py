@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from dispatch.enums import JobStatus, Level, Priority
-from dispatch.intake.schemas import FieldError, IntakeError
+from dispatch.intake.schemas import CATALOG_CODE, FieldError, IntakeError
 from dispatch.lifecycle import TransitionRefused, transition
 from dispatch.models import CatalogItem, Job, JobPart
 
@@ -143,7 +144,14 @@ def triage(
 
 
 def catalog_item(session: Session, code: str) -> tuple[CatalogItem | None, FieldError | None]:
-    """The active catalog item with ``code``, or the field error saying why there is none."""
+    """The active catalog item with ``code``, or the field error saying why there is none.
+
+    The code is validated first: a NUL byte would otherwise reach PostgreSQL in the query.
+    """
+    try:
+        code = CATALOG_CODE.validate_python(code)
+    except ValidationError as exc:
+        return None, FieldError("catalog_code", exc.errors()[0]["msg"])
     item = session.scalars(select(CatalogItem).where(CatalogItem.code == code)).one_or_none()
     if item is None:
         message = f"unknown catalog code {code!r}"

@@ -394,13 +394,16 @@ def test_triage_to_item_needing_approval_waits_for_approval(
     assert count(session, "job_parts") == 1
 
 
-def test_triage_refuses_unknown_item_and_changes_nothing(session: Session, catalog: None) -> None:
-    """An unknown catalog code is a field error and the job stays new and unchanged."""
+@pytest.mark.parametrize("code", ["NO-SUCH-THING", "BOILER\x00REPAIR", "C" * 41])
+def test_triage_refuses_unknown_item_and_changes_nothing(
+    session: Session, catalog: None, code: str
+) -> None:
+    """An unknown or malformed catalog code is a field error; the job stays new and unchanged."""
     request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
     [job] = request.jobs
 
     with pytest.raises(IntakeError) as refused:
-        triage(session, job, catalog_code="NO-SUCH-THING", impact=H)
+        triage(session, job, catalog_code=code, impact=H)
 
     assert [e.field for e in refused.value.errors] == ["catalog_code"]
     assert (job.status, job.priority, job.duration_min) == (JobStatus.NEW, Priority.HIGH, 90)
