@@ -18,6 +18,7 @@ from dispatch.models import Job, ServiceDay, ServiceRequest, Technician
 from dispatch.references import is_intake_reference
 from inventory.models import LocationKind, Part, StockLocation
 from inventory.service import VAN_PREFIX, locations_by_code, van_code, van_name
+from optimizer.io import entity_label
 
 #: How an import stores a job: its request is ``SR-<job id>``.
 REQUEST_PREFIX = "SR-"
@@ -57,7 +58,9 @@ def database_problems(
 
 def _labelled(data: dict[str, Any], section: str, key: str = "id") -> list[tuple[str, Any]]:
     """The objects of a section with the label the reader gives them: ``jobs[3] (J-0004)``."""
-    return [(f"{section}[{i}] ({item[key]})", item) for i, item in enumerate(data[section])]
+    return [
+        (entity_label(section, index, item[key]), item) for index, item in enumerate(data[section])
+    ]
 
 
 def _too_long(

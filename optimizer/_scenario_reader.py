@@ -81,7 +81,7 @@ class ScenarioReader:
             return None
         self._keys("", document, _TOP)
         if "format" in document and document["format"] != SCENARIO_FORMAT:
-            self.fail("format", f"must be {SCENARIO_FORMAT!r}, got {document['format']!r}")
+            self.fail("format", f"must be {SCENARIO_FORMAT!r}, got {_shown(document['format'])}")
         name = self._text("name", document.get("name"))
         self.zone = self._zone(document.get("timezone"))
         self.day = self._date(document.get("date"))
@@ -149,7 +149,7 @@ class ScenarioReader:
             self._missing.add(f"{prefix}{key}")
         for key in item.keys() - required - optional:
             allowed = ", ".join(sorted(required | optional))
-            self.fail(f"{prefix}{key}", f"is not a field here (allowed: {allowed})")
+            self.fail(f"{prefix}{_short(key, 40)}", f"is not a field here (allowed: {allowed})")
 
     def _entities(
         self,
@@ -167,19 +167,19 @@ class ScenarioReader:
         """
         items = document.get(section, _ABSENT)
         if not isinstance(items, list):
-            self.fail(section, f"must be a list, got {_kind(items)}")
+            self.fail(section, f"must be a list, got {_shown(items)}")
             return []
         built: list[tuple[str, str, object]] = []
         seen: dict[str, str] = {}
         for index, item in enumerate(items):
             where = f"{section}[{index}]"
             if not isinstance(item, dict):
-                self.fail(where, f"must be an object, got {_kind(item)}")
+                self.fail(where, f"must be an object, got {_shown(item)}")
                 continue
             ident = self._text(f"{where}.{key}", item.get(key, _ABSENT))
             if ident is None:
                 continue
-            where = f"{where} ({ident})"
+            where = entity_label(section, index, ident)
             if ident in seen:
                 self.fail(f"{where}.{key}", f"used twice (also {seen[ident]})")
                 continue
@@ -196,7 +196,7 @@ class ScenarioReader:
         try:
             return ZoneInfo(value)
         except (ValueError, ZoneInfoNotFoundError):  # ValueError: not even a well-formed key
-            self.fail("timezone", f"unknown time zone {value!r}")
+            self.fail("timezone", f"unknown time zone {_shown(value)}")
             return None
 
     def _date(self, value: Any) -> date | None:
@@ -207,7 +207,7 @@ class ScenarioReader:
         except (TypeError, ValueError):
             day = None
         if day is None:
-            self.fail("date", f"must be a YYYY-MM-DD date, got {value!r}")
+            self.fail("date", f"must be a YYYY-MM-DD date, got {_shown(value)}")
             return None
         zone = self.zone or UTC
         try:
@@ -220,11 +220,11 @@ class ScenarioReader:
 
     def _travel(self, value: Any) -> GeodesicTravel | None:
         if not isinstance(value, dict):
-            self.fail("travel", f"must be an object, got {_kind(value)}")
+            self.fail("travel", f"must be an object, got {_shown(value)}")
             return None
         self._keys("travel", value, _TRAVEL)
         if "model" in value and value["model"] != "geodesic":
-            self.fail("travel.model", f"must be 'geodesic', got {value['model']!r}")
+            self.fail("travel.model", f"must be 'geodesic', got {_shown(value['model'])}")
         speed = self._bounded("travel.speed_kmh", value.get("speed_kmh"), SPEED_KMH)
         circuity = self._bounded("travel.circuity", value.get("circuity"), CIRCUITY)
         if speed is None or circuity is None:
@@ -268,7 +268,7 @@ class ScenarioReader:
 
     def _break(self, where: str, value: Any) -> Break | None:
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object or null, got {_kind(value)}")
+            self.fail(where, f"must be an object or null, got {_shown(value)}")
             return None
         self._keys(where, value, _BREAK)
         earliest = self._clock(f"{where}.earliest", value.get("earliest"))
@@ -296,7 +296,7 @@ class ScenarioReader:
         due = self._instant(f"{where}.sla_due", item.get("sla_due"))
         pinned = item.get("pinned_to")
         if pinned is not None and (not isinstance(pinned, str) or pinned not in technicians):
-            self.fail(f"{where}.pinned_to", f"unknown technician {pinned!r}")
+            self.fail(f"{where}.pinned_to", f"unknown technician {_shown(pinned)}")
         if (
             location is None
             or duration is None
@@ -323,7 +323,7 @@ class ScenarioReader:
     def _text(self, where: str, value: Any) -> str | None:
         """A non-blank string without NUL characters (which no database column takes)."""
         if not isinstance(value, str) or not value.strip():
-            self.fail(where, f"must be a non-empty text, got {_kind(value)}")
+            self.fail(where, f"must be a non-empty text, got {_shown(value)}")
             return None
         if "\x00" in value:
             self.fail(where, "contains a NUL character")
@@ -337,7 +337,7 @@ class ScenarioReader:
             or not (minimum <= value <= MAX_WHOLE)
         ):
             self.fail(
-                where, f"must be a whole number from {minimum} to {MAX_WHOLE}, got {value!r}"
+                where, f"must be a whole number from {minimum} to {MAX_WHOLE}, got {_shown(value)}"
             )
             return None
         return value
@@ -345,21 +345,21 @@ class ScenarioReader:
     def _bounded(self, where: str, value: Any, bounds: tuple[float, float]) -> float | None:
         low, high = bounds
         if not _number(value) or not low <= value <= high:
-            self.fail(where, f"must be a number from {low:g} to {high:g}, got {value!r}")
+            self.fail(where, f"must be a number from {low:g} to {high:g}, got {_shown(value)}")
             return None
         return float(value)
 
     def _clock(self, where: str, value: Any) -> int | None:
         match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            self.fail(where, f"{value!r} is not a HH:MM time")
+            self.fail(where, f"{_shown(value)} is not a HH:MM time")
             return None
         return int(match.group(1)) * 3600 + int(match.group(2)) * 60
 
     def _span(self, where: str, value: Any) -> TimeWindow | None:
         """A ``[start, end]`` pair of clock times, start before end."""
         if not isinstance(value, list) or len(value) != 2:
-            self.fail(where, f"must be [start, end] as HH:MM times, got {value!r}")
+            self.fail(where, f"must be [start, end] as HH:MM times, got {_shown(value)}")
             return None
         start, end = self._clock(f"{where}[0]", value[0]), self._clock(f"{where}[1]", value[1])
         if start is None or end is None:
@@ -371,7 +371,7 @@ class ScenarioReader:
 
     def _location(self, where: str, value: Any) -> Location | None:
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object with lat and lon, got {_kind(value)}")
+            self.fail(where, f"must be an object with lat and lon, got {_shown(value)}")
             return None
         self._keys(where, value, _LOCATION)
         lat = self._bounded(f"{where}.lat", value.get("lat"), (-90.0, 90.0))
@@ -380,7 +380,7 @@ class ScenarioReader:
 
     def _skills(self, where: str, value: Any) -> frozenset[str] | None:
         if not isinstance(value, list):
-            self.fail(where, f"must be a list of skill names, got {_kind(value)}")
+            self.fail(where, f"must be a list of skill names, got {_shown(value)}")
             return None
         names = [self._text(f"{where}[{i}]", name) for i, name in enumerate(value)]
         if None in names:
@@ -392,15 +392,17 @@ class ScenarioReader:
     ) -> dict[str, int] | None:
         """A mapping of SKU to quantity, every SKU one of the scenario's parts."""
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object of SKU to quantity, got {_kind(value)}")
+            self.fail(where, f"must be an object of SKU to quantity, got {_shown(value)}")
             return None
         stock: dict[str, int] = {}
         for sku, quantity in value.items():
             if "\x00" in sku:
-                self.fail(where, f"part {sku!r} contains a NUL character")
+                self.fail(where, f"part {_shown(sku)} contains a NUL character")
             elif sku not in skus:
-                self.fail(where, f"unknown part {sku!r}")
-            elif (whole := self._whole(f"{where}.{sku}", quantity, minimum)) is not None:
+                self.fail(where, f"unknown part {_shown(sku)}")
+            elif (
+                whole := self._whole(f"{where}.{_short(sku, 40)}", quantity, minimum)
+            ) is not None:
                 stock[sku] = whole
         return stock if len(stock) == len(value) else None
 
@@ -408,7 +410,7 @@ class ScenarioReader:
         try:
             return Priority(value)
         except (TypeError, ValueError):
-            self.fail(where, f"must be one of {', '.join(Priority)}, got {value!r}")
+            self.fail(where, f"must be one of {', '.join(Priority)}, got {_shown(value)}")
             return None
 
     def _instant(self, where: str, value: Any) -> int | None:
@@ -418,10 +420,10 @@ class ScenarioReader:
         try:
             moment = datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {value!r}")
+            self.fail(where, f"must be an ISO 8601 instant with offset, got {_shown(value)}")
             return None
         if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {value!r}")
+            self.fail(where, f"needs a UTC offset, got {_shown(value)}")
             return None
         try:
             moment.astimezone(UTC)
@@ -439,8 +441,18 @@ def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _kind(value: Any) -> str:
-    """How a message names a wrong value: absent, or its JSON type and value."""
+def _shown(value: Any) -> str:
+    """How a message shows a wrong value: ``nothing`` when absent, else a short repr."""
     if value is _ABSENT:
         return "nothing"
-    return repr(value)
+    return _short(repr(value), 60)
+
+
+def _short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, so that a huge value cannot flood a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def entity_label(section: str, index: int, ident: str) -> str:
+    """How messages name an entity with a valid id: ``jobs[3] (J-0004)``."""
+    return f"{section}[{index}] ({_short(ident, 40)})"

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from optimizer._scenario_reader import SCENARIO_FORMAT, ScenarioReader
+from optimizer._scenario_reader import SCENARIO_FORMAT, ScenarioReader, entity_label
 from optimizer.problem import (
     InvalidProblem,
     Job,
@@ -28,6 +28,7 @@ from optimizer.travel import EuclideanTravel
 __all__ = [
     "SCENARIO_FORMAT",
     "SOLOMON_TICKS_PER_UNIT",
+    "entity_label",
     "read_problem",
     "scenario_problem",
     "solomon_problem",

@@ -271,7 +271,7 @@ HOSTILE: list[tuple[str, Edit, str]] = [
     (
         "job id too long for both of its columns",
         setting(("jobs", 0, "id"), "J" * 41),
-        f"jobs[0] ({'J' * 41}).id: at most 29 characters (stored as SR-<id>, at most 32), got 41",
+        f"jobs[0] ({'J' * 39}…).id: at most 29 characters (stored as SR-<id>, at most 32), got 41",
     ),
     (
         "warehouse named like a van",

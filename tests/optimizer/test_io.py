@@ -411,6 +411,19 @@ def test_reader_is_strict(edit: Edit, expected: str) -> None:
     assert caught.value.problems[0].startswith(expected), caught.value.problems
 
 
+def test_huge_values_are_shown_shortened() -> None:
+    """A megabyte of wrong value or of unknown key yields messages of a line each."""
+    document = small_scenario()
+    document["jobs"][0]["priority"] = "x" * 1_000_000
+    document["jobs"][1]["y" * 1_000_000] = 1
+
+    with pytest.raises(InvalidProblem) as caught:
+        scenario_problem(document)
+
+    assert [len(problem) < 300 for problem in caught.value.problems] == [True, True]
+    assert caught.value.problems[0].startswith("jobs[0] (J-0001).priority: must be one of")
+
+
 def test_optional_fields_may_be_left_out() -> None:
     """A break, window, SLA due time, pin and title may be absent: the same as null or unset."""
     document = small_scenario()
