@@ -90,6 +90,30 @@ class EnvironmentFailure(click.ClickException):
     exit_code = 1
 
 
+class _Text(click.ParamType):
+    """A string argument that is UTF-8 text: a terminal may pass any bytes, stored text may not."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not _is_utf8(text):
+            self.fail("is not UTF-8 text", param, ctx)
+        return text
+
+
+TEXT = _Text()
+
+
+def _is_utf8(text: str) -> bool:
+    """False for strings holding bytes Python could not decode (``surrogateescape``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _Commands(click.Group):
     """The command group: a database error ends any command with a message, not a traceback.
 
@@ -110,6 +134,7 @@ class _Commands(click.Group):
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
+    type=TEXT,
     help="SQLAlchemy URL (default: DATABASE_URL, else SQLite in the instance folder).",
 )
 @click.pass_context
@@ -413,13 +438,14 @@ def _echo_unassigned(solution: Solution) -> None:
 
 
 @cli.command("create-user")
-@click.argument("username")
-@click.option("--full-name", required=True)
+@click.argument("username", type=TEXT)
+@click.option("--full-name", type=TEXT, required=True)
 @click.option(
     "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
 )
 @click.option(
     "--password",
+    type=TEXT,
     help="The password (left in shell history: prefer the prompt or --password-stdin).",
 )
 @click.option(
@@ -430,6 +456,7 @@ def _echo_unassigned(solution: Solution) -> None:
 @click.option(
     "--technician",
     "technician_code",
+    type=TEXT,
     metavar="CODE",
     help="Sign in as this technician (with --role technician).",
 )
@@ -483,6 +510,8 @@ def _password(given: str | None, from_stdin: bool) -> str:
         line = sys.stdin.readline().rstrip("\n").rstrip("\r")
         if not line:
             raise InputError("--password-stdin: standard input holds no password")
+        if not _is_utf8(line):
+            raise InputError("--password-stdin: standard input is not UTF-8 text")
         return line
     if not sys.stdin.isatty():
         raise InputError("no terminal to ask for the password: pipe it in with --password-stdin")
@@ -491,8 +520,8 @@ def _password(given: str | None, from_stdin: bool) -> str:
 
 
 @cli.command("link-technician")
-@click.argument("username")
-@click.argument("code")
+@click.argument("username", type=TEXT)
+@click.argument("code", type=TEXT)
 @click.pass_context
 def link_technician_command(ctx: click.Context, username: str, code: str) -> None:
     """Let USERNAME (a technician account) sign in as the technician CODE."""
@@ -506,7 +535,7 @@ def link_technician_command(ctx: click.Context, username: str, code: str) -> Non
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", type=TEXT, default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
@@ -515,7 +544,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", type=TEXT, default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Prepare the demo day and exit.")
 @click.option("-y", "--yes", is_flag=True, help="Replace a database that holds data, no question.")

@@ -129,6 +129,10 @@ BAD_INVOCATIONS = [
     ),
     ("link-unknown-user", f"{DB} link-technician nobody T-01", 2, "no user named 'nobody'"),
     ("serve-port-range", f"{DB} serve --port 70000", 2, "not in the range"),
+    # A terminal passes undecodable bytes as lone surrogates; stored text must be UTF-8.
+    ("url-not-utf8", "--database-url sqlite:///\udcff.db init-db", 2, "is not UTF-8 text"),
+    ("username-not-utf8", f"{DB} link-technician z\udcff T-01", 2, "is not UTF-8 text"),
+    ("host-not-utf8", f"{DB} serve --host \udcff", 2, "is not UTF-8 text"),
 ]
 
 
@@ -246,3 +250,14 @@ def test_instance_folder_that_cannot_be_made_is_a_message(
     assert code == 2, printed
     assert "FIELDOPS_INSTANCE_PATH" in printed.err and "oslo.json" in printed.err
     assert "Traceback" not in printed.err
+
+
+def test_password_on_standard_input_must_be_utf8(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Undecodable bytes piped in as a password are refused before anything is stored."""
+    code = run_main(f"{DB} {USER} --password-stdin".split(), stdin="pass\udcffword\n")
+
+    printed = capsys.readouterr()
+    assert code == 2, printed
+    assert "standard input is not UTF-8 text" in printed.err
