@@ -144,6 +144,8 @@ def visible_request(session: Session, reference: str, *, viewer: User) -> Servic
     Requesters see their own requests; dispatchers and admins see all. "Not
     yours" and "no such request" look the same, so references cannot be probed.
     """
+    if "\x00" in reference:  # no reference has one, and PostgreSQL refuses it in a query
+        return None
     found = session.scalar(select(ServiceRequest).where(ServiceRequest.reference == reference))
     if found is None:
         return None

@@ -285,3 +285,9 @@ def test_form_without_geocoding_service_answers_quickly_by_the_address(
     assert 'id="address-error">the address could not be checked' in page
     assert "Traceback" not in page
     assert _rows(app) == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("reference", ["SR-2026-%00", "SR-" + "9" * 500])
+def test_odd_reference_in_the_address_is_404(requester: FlaskClient, reference: str) -> None:
+    """A NUL or an overlong reference in the URL finds nothing, on both databases."""
+    assert requester.get(f"/requests/{reference}").status_code == 404
