@@ -99,7 +99,7 @@ def import_scenario(
     ScenarioError
         Listing every problem of the document (the format's, then the database's: ids
         taken or reserved, text too long for its column), or the imported jobs of the day
-        that cannot be replaced because they are planned. Raised before anything is
+        that cannot be replaced because they moved on from triaged. Raised before anything is
         added to the session.
     """
     try:
@@ -116,7 +116,7 @@ def import_scenario(
         raise ScenarioError(
             [
                 f"date: job {job.reference} of {day.isoformat()} is {job.status.value}:"
-                " a day is replaced only while none of its imported jobs is planned"
+                " a day is replaced only while all its imported jobs are still triaged"
                 for job in planned
             ]
         )

@@ -280,7 +280,7 @@ def init_db(ctx: click.Context) -> None:
 @click.option(
     "--replace",
     is_flag=True,
-    help="Replace the jobs an earlier import wrote for the same day (none may be planned).",
+    help="Replace the jobs an earlier import wrote for the same day (all still triaged).",
 )
 @click.pass_context
 def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> None:
@@ -515,7 +515,7 @@ def _password(given: str | None, from_stdin: bool) -> str:
         return line
     if not sys.stdin.isatty():
         raise InputError("no terminal to ask for the password: pipe it in with --password-stdin")
-    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password: str = click.prompt("Password", type=TEXT, hide_input=True, confirmation_prompt=True)
     return password
 
 

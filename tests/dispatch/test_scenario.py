@@ -449,7 +449,7 @@ def test_replace_refuses_a_day_with_planned_jobs(
     assert caught.value.problems == [
         (
             "date: job J-0007 of 2026-11-24 is scheduled:"
-            " a day is replaced only while none of its imported jobs is planned"
+            " a day is replaced only while all its imported jobs are still triaged"
         )
     ]
     session.commit()
