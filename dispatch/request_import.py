@@ -8,7 +8,7 @@ The columns are intake's flat fields (``COLUMNS``; README.md, "CSV import").
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,12 +55,7 @@ def import_requests(
         raise CsvImportError([f"header: {_reason(exc)}"]) from None
     if not header:
         raise CsvImportError(["the file is empty: expected a header row"])
-    unknown = sorted(set(header) - set(COLUMNS))
-    if unknown:
-        allowed = ", ".join(COLUMNS)
-        raise CsvImportError(
-            [f"header: unknown column(s) {', '.join(unknown)}; allowed columns: {allowed}"]
-        )
+    _check_header(header)
     geocoder = StopAfterFailure(geocoder)
     rows = _Rows(reader)
     created, problems = [], []
@@ -73,6 +68,20 @@ def import_requests(
     if problems:
         raise CsvImportError(problems)
     return created
+
+
+def _check_header(header: Sequence[str]) -> None:
+    """Refuse unknown, blank and repeated column names (a repeated one would hide a value)."""
+    problems = []
+    unknown = sorted({name or "(blank)" for name in header} - set(COLUMNS))
+    if unknown:
+        allowed = ", ".join(COLUMNS)
+        problems.append(f"header: unknown column(s) {', '.join(unknown)}; allowed: {allowed}")
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        problems.append(f"header: column(s) {', '.join(repeated)} given more than once")
+    if problems:
+        raise CsvImportError(problems)
 
 
 class _Rows:

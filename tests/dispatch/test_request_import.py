@@ -136,6 +136,21 @@ def test_unknown_column_lists_the_allowed_ones(session: Session) -> None:
     assert all(column in problem for column in COLUMNS)
 
 
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("requester_name,,latitude", "header: unknown column(s) (blank); allowed: "),
+        ("requester_name,latitude,latitude", "header: column(s) latitude given more than once"),
+    ],
+    ids=["blank", "repeated"],
+)
+def test_blank_or_repeated_column_is_refused(session: Session, header: str, problem: str) -> None:
+    """A nameless column or one given twice (which would hide a value) is refused by name."""
+    [refusal] = run(session, f"{header}\nAnn,59.9,10.7\n")
+
+    assert refusal.startswith(problem)
+
+
 def test_unreadable_header_is_refused(session: Session) -> None:
     """A header with an unclosed quote is reported as the header's problem."""
     assert run(session, '"requester_name,latitude\n') == [
