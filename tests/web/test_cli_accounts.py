@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+import time
 from pathlib import Path
+from select import select as wait_readable
 
 import pytest
 from click.testing import CliRunner, Result
@@ -141,3 +147,50 @@ def test_without_a_password_or_terminal_nothing_is_created(database_url: str) ->
     assert result.exit_code == 2
     assert "--password-stdin" in result.output and "Aborted" not in result.output
     assert user_count(database_url) == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="drives a Linux pseudo-terminal")
+def test_on_a_terminal_the_password_is_asked_twice(database_url: str, tmp_path: Path) -> None:
+    """With a terminal and no --password, create-user prompts (hidden, confirmed) and no warning."""
+    controller, terminal = pty.openpty()
+    # The child becomes a session leader and opens the terminal, making it its controlling one,
+    # as a login shell would: getpass then reads from /dev/tty without echo.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; os.open(os.ttyname(0), os.O_RDWR); from web.cli import main; main()",
+            *f"--database-url {database_url} create-user ann --full-name Ann --role requester".split(),
+        ],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        cwd=Path(__file__).parents[2],
+        env=os.environ | {"FIELDOPS_INSTANCE_PATH": str(tmp_path / "instance")},
+    )
+    os.close(terminal)
+    seen = b""
+    for prompt in (b"Password: ", b"Repeat for confirmation: "):
+        seen += read_until(controller, prompt)
+        os.write(controller, b"typed password\n")
+    seen += read_until(controller, b"Created ann")
+    assert child.wait(timeout=60) == 0
+    os.close(controller)
+
+    assert b"typed password" not in seen and b"Warning" not in seen
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        assert authenticate(session, "ann", "typed password") is not None
+    engine.dispose()
+
+
+def read_until(controller: int, expected: bytes, timeout_s: float = 60) -> bytes:
+    """What the terminal shows until ``expected`` appears."""
+    seen = b""
+    deadline = time.monotonic() + timeout_s
+    while expected not in seen:
+        ready, _, _ = wait_readable([controller], [], [], deadline - time.monotonic())
+        assert ready, f"no {expected!r} on the terminal; it shows {seen!r}"
+        seen += os.read(controller, 1024)
+    return seen
