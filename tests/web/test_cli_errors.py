@@ -261,3 +261,23 @@ def test_password_on_standard_input_must_be_utf8(
     printed = capsys.readouterr()
     assert code == 2, printed
     assert "standard input is not UTF-8 text" in printed.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+@pytest.mark.parametrize(
+    "command", ["plan", f"{DB} import-scenario", f"{DB} import-catalog", f"{DB} import-requests"]
+)
+def test_unreadable_file_is_a_message(
+    workdir: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A file the user may not read: exit 2, "cannot read" and the reason, no traceback."""
+    locked = workdir / "locked.json"
+    locked.write_text("{}")
+    locked.chmod(0)
+
+    code = run_main([*command.split(), "locked.json"])
+
+    printed = capsys.readouterr()
+    assert code == 2, printed
+    assert "locked.json" in printed.err and "Permission denied" in printed.err
+    assert "Traceback" not in printed.err
