@@ -139,7 +139,11 @@ class _Commands(click.Group):
 )
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
-    """Field-service dispatch and route optimizer."""
+    """Field-service dispatch and route optimizer.
+
+    Every command and the app use one database: --database-url, else DATABASE_URL, else
+    fieldops.sqlite3 in the instance folder (FIELDOPS_INSTANCE_PATH moves it).
+    """
     ctx.obj = {"DATABASE_URL": database_url} if database_url else {}
 
 
@@ -550,9 +554,9 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Replace a database that holds data, no question.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, no_serve: bool, yes: bool) -> None:
-    """The shipped demo day and demo users in the database, then the app served.
+    """Load the demo day and demo users into the database, then serve the app.
 
-    The database is emptied first: when it holds data, only after a yes (or --yes).
+    A database that holds data is emptied first, after a yes (or --yes).
     """
     if not no_serve:
         _check_can_serve(host, port)  # before the database is emptied
