@@ -66,8 +66,12 @@ def context() -> ForkServerContext | SpawnContext:
 
 @contextmanager
 def runner(net: Network, allowed: Eligibility, count: int) -> Iterator[Runner]:
-    """``count`` search processes for the duration of a solve; none (in-process) for one."""
-    if count <= 1:
+    """``count`` search processes for the duration of a solve; none (in-process) for one.
+
+    A daemonic process (a ``multiprocessing.Pool`` worker, say) may not have children,
+    so there the search runs in-process whatever ``count`` says.
+    """
+    if count <= 1 or multiprocessing.current_process().daemon:
         yield InProcess(net, allowed)
         return
     workers = Workers(net, allowed, count)

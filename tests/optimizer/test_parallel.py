@@ -122,6 +122,21 @@ def test_no_time_to_search_starts_no_process(oslo_day: Problem) -> None:
     assert set(children) <= {0}
 
 
+def _plan_is_sound(path: str, workers: int) -> bool:
+    """Solve the day in the process this runs in; True when the checker accepts the plan."""
+    problem = read_problem(path)
+    solution = solve(problem, SolveParams(time_limit_s=0.5, workers=workers))
+    return assert_sound(problem, solution).feasible
+
+
+def test_solve_in_a_daemonic_process_searches_in_it() -> None:
+    """A pool worker may not start processes, so there solve searches in-process instead."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        sound = pool.apply(_plan_is_sound, (str(SCENARIOS / "oslo-5x30.json"), 2))
+
+    assert sound
+
+
 @pytest.mark.parametrize("workers", [0, -2])
 def test_fewer_than_one_worker_is_refused(workers: int) -> None:
     """``SolveParams(workers=0)`` (or less) is refused, naming the field."""
