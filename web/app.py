@@ -136,6 +136,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _guard_writes() -> None:
+        if request.endpoint is None:
+            return  # no such route: routing answers 404 or 405 and no view runs
         if is_api_request():
             _refuse_cross_site_api_writes()
         else:
