@@ -395,13 +395,18 @@ def test_unsafe_secret_keys_are_refused(instance: Path, key: str, message: str) 
         create_app({"SECRET_KEY": key, "DATABASE_URL": "sqlite://"})
 
 
-def test_the_leaked_key_file_is_refused_by_the_cli(instance: Path) -> None:
-    """The once-committed key file in the instance folder: exit 2, a message, no traceback."""
+@pytest.mark.parametrize(
+    ("content", "message"), [(LEAKED_KEY, "git history"), ("0123456789abcdef", "has 16 bytes")]
+)
+def test_an_unsafe_key_file_is_refused_by_the_cli(
+    instance: Path, content: str, message: str
+) -> None:
+    """The once-committed or a short key file: exit 2 with a message, no traceback."""
     instance.mkdir()
-    (instance / "secret_key").write_text(LEAKED_KEY)
+    (instance / "secret_key").write_text(content)
     result = CliRunner().invoke(cli, ["init-db"])
     assert result.exit_code == 2
-    assert "git history" in result.output and "Traceback" not in result.output
+    assert message in result.output and "Traceback" not in result.output
 
 
 def test_instance_files_are_readable_by_the_owner_only(instance: Path) -> None:
