@@ -290,7 +290,6 @@ def init_db(ctx: click.Context) -> None:
 def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> None:
     """Load a fieldops-scenario/1 day (technicians, jobs, parts, warehouses, stock)."""
     data = _read_json(file)
-    upgrade(_engine(ctx))
     try:
         with _transaction(ctx) as session:
             summary = import_scenario(session, data, replace=replace)
