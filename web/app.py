@@ -274,8 +274,11 @@ def _instance_secret_key(instance: Path) -> str:
     return key_file.read_text().strip()
 
 
-def _check_secret_key(key: str | bytes) -> None:
+def _check_secret_key(key: object) -> None:
     """Refuse short keys and the key published in the repository's history."""
+    if not isinstance(key, str | bytes):
+        # FIELDOPS_* values that read as JSON become numbers; a key must stay text.
+        raise ConfigurationError("the secret key must be text (it reads as a number)")
     raw = key.encode() if isinstance(key, str) else key
     if hashlib.sha256(raw.strip()).hexdigest() == LEAKED_SECRET_KEY_SHA256:
         raise ConfigurationError(

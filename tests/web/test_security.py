@@ -386,11 +386,16 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.parametrize(
     ("key", "message"),
-    [(LEAKED_KEY, "git history"), (LEAKED_KEY + "\n", "git history"), ("short", "at least 32")],
-    ids=["leaked", "leaked-with-newline", "short"],
+    [
+        (LEAKED_KEY, "git history"),
+        (LEAKED_KEY + "\n", "git history"),
+        ("short", "at least 32"),
+        (12345678901234567890123456789012345, "must be text"),
+    ],
+    ids=["leaked", "leaked-with-newline", "short", "number"],
 )
-def test_unsafe_secret_keys_are_refused(instance: Path, key: str, message: str) -> None:
-    """A key from the public history or shorter than 32 bytes stops the app with a reason."""
+def test_unsafe_secret_keys_are_refused(instance: Path, key: object, message: str) -> None:
+    """A key from the public history, shorter than 32 bytes or not text stops the app."""
     with pytest.raises(ConfigurationError, match=message):
         create_app({"SECRET_KEY": key, "DATABASE_URL": "sqlite://"})
 
