@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, Response, current_app, g, render_template, request
+import limits
+from flask import Config, Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 from werkzeug.exceptions import (
@@ -153,7 +154,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from mobile_api import bp as mobile_bp
     from web import auth, dispatcher, requests
 
-    auth.init_app(app)
+    try:
+        auth.init_app(
+            app,
+            per_account=_rate_limit(app.config, "LOGIN_FAILURES_PER_ACCOUNT"),
+            per_client=_rate_limit(app.config, "LOGIN_FAILURES_PER_CLIENT"),
+        )
+    except limits.errors.ConfigurationError as exc:
+        raise ConfigurationError(f"FIELDOPS_RATELIMIT_STORAGE_URI: {exc}") from None
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(mobile_bp)
@@ -272,6 +280,17 @@ def _instance_secret_key(instance: Path) -> str:
         key_file.write_text(secrets.token_hex(32))
     key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _rate_limit(config: Config, name: str) -> limits.RateLimitItem:
+    """The rate limit set as ``name`` (like ``5/minute``), or a clear refusal."""
+    value = config[name]
+    try:
+        return limits.parse(str(value))
+    except ValueError:
+        raise ConfigurationError(
+            f"FIELDOPS_{name} must read like '5/minute' or '20 per hour', not {value!r}"
+        ) from None
 
 
 def _check_secret_key(key: object) -> None:

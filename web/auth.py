@@ -29,7 +29,7 @@ from flask import (
 )
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse
+from limits import RateLimitItem
 from werkzeug.exceptions import TooManyRequests
 
 from dispatch.audit import set_actor
@@ -62,11 +62,16 @@ class LoginThrottle:
     """
 
     def __init__(
-        self, limiter: Limiter, *, per_account: str, per_client: str, prefix: str
+        self,
+        limiter: Limiter,
+        *,
+        per_account: RateLimitItem,
+        per_client: RateLimitItem,
+        prefix: str,
     ) -> None:
         self._limiter = limiter
-        self._per_account = parse(per_account)
-        self._per_client = parse(per_client)
+        self._per_account = per_account
+        self._per_client = per_client
         self._prefix = prefix
 
     def check(self, username: str) -> None:
@@ -95,14 +100,20 @@ class LoginThrottle:
         ]
 
 
-def init_app(app: Flask) -> None:
-    """Attach the login throttle (and its Flask-Limiter storage) and the sign-in pages."""
+def init_app(app: Flask, *, per_account: RateLimitItem, per_client: RateLimitItem) -> None:
+    """Attach the login throttle (on Flask-Limiter's storage) and the sign-in pages.
+
+    Raises
+    ------
+    limits.errors.ConfigurationError
+        ``RATELIMIT_STORAGE_URI`` names no storage that can be used.
+    """
     limiter = Limiter(key_func=get_remote_address)
     limiter.init_app(app)
     app.extensions[LOGIN_THROTTLE_KEY] = LoginThrottle(
         limiter,
-        per_account=app.config["LOGIN_FAILURES_PER_ACCOUNT"],
-        per_client=app.config["LOGIN_FAILURES_PER_CLIENT"],
+        per_account=per_account,
+        per_client=per_client,
         prefix=app.config["RATELIMIT_KEY_PREFIX"],
     )
     app.register_blueprint(bp)

@@ -199,6 +199,21 @@ def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
     assert [_login(client, "nobody", "x") for _ in range(3)] == [401, 401, 429]
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"LOGIN_FAILURES_PER_CLIENT": "lots"}, "LOGIN_FAILURES_PER_CLIENT must read like"),
+        ({"RATELIMIT_STORAGE_URI": "nosuch://here"}, "RATELIMIT_STORAGE_URI"),
+    ],
+)
+def test_bad_throttle_settings_stop_the_app(
+    make_app: Callable[..., Flask], settings: dict[str, str], message: str
+) -> None:
+    """A limit or storage the limiter cannot use is a clear refusal at start."""
+    with pytest.raises(ConfigurationError, match=message):
+        make_app(**settings)
+
+
 def test_basic_auth_failures_are_throttled_with_problem_json(
     app: Flask, add_user: Callable[..., int]
 ) -> None:
