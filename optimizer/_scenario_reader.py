@@ -147,7 +147,7 @@ class ScenarioReader:
         for key in sorted(required - item.keys()):
             self.fail(f"{prefix}{key}", "is missing")
             self._missing.add(f"{prefix}{key}")
-        for key in item.keys() - required - optional:
+        for key in sorted(item.keys() - required - optional):
             allowed = ", ".join(sorted(required | optional))
             self.fail(f"{prefix}{_short(key, 40)}", f"is not a field here (allowed: {allowed})")
 
@@ -195,7 +195,8 @@ class ScenarioReader:
             return None
         try:
             return ZoneInfo(value)
-        except (ValueError, ZoneInfoNotFoundError):  # ValueError: not even a well-formed key
+        # ValueError: not a well-formed key; OSError: a folder of zones, a name too long.
+        except (ValueError, OSError, ZoneInfoNotFoundError):
             self.fail("timezone", f"unknown time zone {_shown(value)}")
             return None
 

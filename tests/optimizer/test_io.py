@@ -339,6 +339,16 @@ STRICT: list[tuple[str, Edit, str]] = [
         "jobs[2].id: contains a NUL character",
     ),
     (
+        "time zone that is a folder of zones",
+        lambda d: d.__setitem__("timezone", "Europe"),
+        "timezone: unknown time zone 'Europe'",
+    ),
+    (
+        "time zone name too long for a file name",
+        lambda d: d.__setitem__("timezone", "Z" * 300),
+        "timezone: unknown time zone 'ZZZ",
+    ),
+    (
         "NUL in a time zone",
         lambda d: d.__setitem__("timezone", "Europe/Oslo\x00"),
         "timezone: contains a NUL character",
