@@ -439,7 +439,10 @@ class ScenarioReader:
 
 def _number(value: object) -> TypeGuard[int | float]:
     """A finite JSON number (Python's json also reads NaN and Infinity)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    # An int is finite, and may be too large for math.isfinite (which converts to float).
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _shown(value: Any) -> str:

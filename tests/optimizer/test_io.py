@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -389,6 +390,11 @@ STRICT: list[tuple[str, Edit, str]] = [
         "jobs[3] (J-0004).location.lat: must be a number from -90 to 90, got nan",
     ),
     (
+        "integer too large for a float",
+        set_job(3, "location", {"lat": 59.89, "lon": 10**400}),
+        "jobs[3] (J-0004).location.lon: must be a number from -180 to 180",
+    ),
+    (
         "circuity beyond the plausible",
         lambda d: d["travel"].__setitem__("circuity", 1e300),
         "travel.circuity: must be a number from 1 to 10",
@@ -432,6 +438,83 @@ def test_huge_values_are_shown_shortened() -> None:
 
     assert [len(problem) < 300 for problem in caught.value.problems] == [True, True]
     assert caught.value.problems[0].startswith("jobs[0] (J-0001).priority: must be one of")
+
+
+#: Values that have broken readers: wrong types, NUL, numbers beyond float or 32 bits,
+#: instants and days at the ends of the calendar, odd zones, nesting.
+HOSTILE_VALUES: list[Any] = [
+    None,
+    True,
+    -1,
+    2**31,
+    10**400,
+    1.5,
+    float("nan"),
+    float("-inf"),
+    "",
+    "\x00",
+    "x" * 1000,
+    "25:00",
+    "20261124",
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:00-01:00",
+    "Europe",
+    "Etc/GMT-14",
+    [],
+    ["09:00", "08:00"],
+    [[[[]]]],
+    {},
+    {"\x00": 1},
+    {"lat": 91, "lon": 0},
+]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path into a JSON value, the value itself excluded."""
+    if isinstance(node, dict):
+        items = list(node.items())
+    elif isinstance(node, list):
+        items = list(enumerate(node))
+    else:
+        return []
+    return [
+        path for key, child in items for path in [(*prefix, key), *_paths(child, (*prefix, key))]
+    ]
+
+
+def _mutate(document: Any, path: tuple[Any, ...], rng: random.Random) -> None:
+    """Replace the value at ``path`` by a hostile one, or remove it from its object.
+
+    Nothing happens when an earlier mutation already replaced something on the path.
+    """
+    parent = document
+    for key in path[:-1]:
+        if not isinstance(parent, dict | list) or key not in (
+            parent if isinstance(parent, dict) else range(len(parent))
+        ):
+            return
+        parent = parent[key]
+    if isinstance(parent, dict) and rng.random() < 0.2:
+        parent.pop(path[-1], None)
+    elif isinstance(parent, dict) or (isinstance(parent, list) and path[-1] < len(parent)):
+        parent[path[-1]] = rng.choice(HOSTILE_VALUES)
+
+
+def test_random_mutations_are_read_or_refused_never_raised() -> None:
+    """Hundreds of documents with fields replaced or removed: a Problem or InvalidProblem."""
+    original = json.loads((SCENARIOS / "oslo-5x30.json").read_text())
+    paths = _paths(original)
+    rng = random.Random(7)
+    for _ in range(400):
+        document = copy.deepcopy(original)
+        for path in rng.sample(paths, 3):
+            _mutate(document, path, rng)
+        try:
+            scenario_problem(document)
+        except InvalidProblem as exc:
+            assert exc.problems
 
 
 def test_optional_fields_may_be_left_out() -> None:
