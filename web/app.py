@@ -33,6 +33,7 @@ from werkzeug.exceptions import (
     InternalServerError,
     UnsupportedMediaType,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
@@ -107,6 +108,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_KEY_PREFIX="fieldops",
         LOGIN_FAILURES_PER_ACCOUNT="5/minute",
         LOGIN_FAILURES_PER_CLIENT="20/minute",
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are believed.
+        TRUSTED_PROXIES=0,
     )
     app.config.from_prefixed_env("FIELDOPS")
     if config:
@@ -115,6 +118,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
     _check_secret_key(app.config["SECRET_KEY"])
     app.json = SafeJSONProvider(app)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if not isinstance(proxies, int) or proxies < 0:
+        raise ConfigurationError(f"FIELDOPS_TRUSTED_PROXIES must be 0, 1, 2..., not {proxies!r}")
+    if proxies:
+        # Without this, every client behind the proxy shares its address (and throttle).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     engine = make_engine(app.config["DATABASE_URL"])
     _create_private_sqlite_file(engine)

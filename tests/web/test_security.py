@@ -192,6 +192,18 @@ def test_one_client_guessing_many_accounts_is_throttled(
     assert _login(app.test_client(), "ann", environ_base={"REMOTE_ADDR": "198.51.100.1"}) == 302
 
 
+def test_behind_a_trusted_proxy_clients_are_told_apart(
+    make_app: Callable[..., Flask], add_user: Callable[..., int]
+) -> None:
+    """With TRUSTED_PROXIES=1 the throttle counts X-Forwarded-For, not the proxy's address."""
+    add_user("ann", Role.DISPATCHER)  # through the default app, on the same database
+    app = make_app(TRUSTED_PROXIES=1, LOGIN_FAILURES_PER_CLIENT="2/minute")
+    client = app.test_client()
+    guesser = {"X-Forwarded-For": "203.0.113.7"}
+    assert [_login(client, f"user{i}", headers=guesser) for i in range(3)] == [401, 401, 429]
+    assert _login(client, "ann", headers={"X-Forwarded-For": "198.51.100.1"}) == 302
+
+
 def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
     """LOGIN_FAILURES_PER_ACCOUNT sets how many failures an account may have."""
     app = make_app(LOGIN_FAILURES_PER_ACCOUNT="2/hour")
