@@ -7,13 +7,13 @@ so that one round of corrections is enough.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from typing import Any, TypeGuard
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from optimizer._values import ABSENT, MAX_WHOLE, is_finite_number, shorten, shown
 from optimizer.problem import (
     Break,
     InvalidProblem,
@@ -29,8 +29,6 @@ from optimizer.travel import GeodesicTravel
 
 SCENARIO_FORMAT = "fieldops-scenario/1"
 
-#: Largest whole number a scenario may hold: a 32-bit integer, as databases store it.
-MAX_WHOLE = 2**31 - 1
 #: Plausible bounds of the travel rule; far beyond them travel times overflow the solver.
 SPEED_KMH = (1.0, 1000.0)
 CIRCUITY = (1.0, 10.0)
@@ -51,10 +49,6 @@ _BREAK = frozenset(("earliest", "latest", "minutes"))
 _JOB = frozenset(("id", "location", "duration_min", "skills", "parts", "priority"))
 _JOB_OPTIONAL = frozenset(("title", "window", "sla_due", "pinned_to"))
 _LOCATION = frozenset(("lat", "lon"))
-
-
-#: Marks a key that is absent, as distinct from one that is null.
-_ABSENT: Any = object()
 
 
 class ScenarioReader:
@@ -81,7 +75,7 @@ class ScenarioReader:
             return None
         self._keys("", document, _TOP)
         if "format" in document and document["format"] != SCENARIO_FORMAT:
-            self.fail("format", f"must be {SCENARIO_FORMAT!r}, got {_shown(document['format'])}")
+            self.fail("format", f"must be {SCENARIO_FORMAT!r}, got {shown(document['format'])}")
         name = self._text("name", document.get("name"))
         self.zone = self._zone(document.get("timezone"))
         self.day = self._date(document.get("date"))
@@ -149,7 +143,7 @@ class ScenarioReader:
             self._missing.add(f"{prefix}{key}")
         for key in sorted(item.keys() - required - optional):
             allowed = ", ".join(sorted(required | optional))
-            self.fail(f"{prefix}{_short(key, 40)}", f"is not a field here (allowed: {allowed})")
+            self.fail(f"{prefix}{shorten(key, 40)}", f"is not a field here (allowed: {allowed})")
 
     def _entities(
         self,
@@ -165,18 +159,18 @@ class ScenarioReader:
         Ids are checked here, duplicates included; ``build`` gets objects with a valid id
         and a label such as ``jobs[3] (J-0004)``.
         """
-        items = document.get(section, _ABSENT)
+        items = document.get(section, ABSENT)
         if not isinstance(items, list):
-            self.fail(section, f"must be a list, got {_shown(items)}")
+            self.fail(section, f"must be a list, got {shown(items)}")
             return []
         built: list[tuple[str, str, object]] = []
         seen: dict[str, str] = {}
         for index, item in enumerate(items):
             where = f"{section}[{index}]"
             if not isinstance(item, dict):
-                self.fail(where, f"must be an object, got {_shown(item)}")
+                self.fail(where, f"must be an object, got {shown(item)}")
                 continue
-            ident = self._text(f"{where}.{key}", item.get(key, _ABSENT))
+            ident = self._text(f"{where}.{key}", item.get(key, ABSENT))
             if ident is None:
                 continue
             where = entity_label(section, index, ident)
@@ -197,7 +191,7 @@ class ScenarioReader:
             return ZoneInfo(value)
         # ValueError: not a well-formed key; OSError: a folder of zones, a name too long.
         except (ValueError, OSError, ZoneInfoNotFoundError):
-            self.fail("timezone", f"unknown time zone {_shown(value)}")
+            self.fail("timezone", f"unknown time zone {shown(value)}")
             return None
 
     def _date(self, value: Any) -> date | None:
@@ -208,7 +202,7 @@ class ScenarioReader:
         except (TypeError, ValueError):
             day = None
         if day is None:
-            self.fail("date", f"must be a YYYY-MM-DD date, got {_shown(value)}")
+            self.fail("date", f"must be a YYYY-MM-DD date, got {shown(value)}")
             return None
         zone = self.zone or UTC
         try:
@@ -221,11 +215,11 @@ class ScenarioReader:
 
     def _travel(self, value: Any) -> GeodesicTravel | None:
         if not isinstance(value, dict):
-            self.fail("travel", f"must be an object, got {_shown(value)}")
+            self.fail("travel", f"must be an object, got {shown(value)}")
             return None
         self._keys("travel", value, _TRAVEL)
         if "model" in value and value["model"] != "geodesic":
-            self.fail("travel.model", f"must be 'geodesic', got {_shown(value['model'])}")
+            self.fail("travel.model", f"must be 'geodesic', got {shown(value['model'])}")
         speed = self._bounded("travel.speed_kmh", value.get("speed_kmh"), SPEED_KMH)
         circuity = self._bounded("travel.circuity", value.get("circuity"), CIRCUITY)
         if speed is None or circuity is None:
@@ -269,7 +263,7 @@ class ScenarioReader:
 
     def _break(self, where: str, value: Any) -> Break | None:
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object or null, got {_shown(value)}")
+            self.fail(where, f"must be an object or null, got {shown(value)}")
             return None
         self._keys(where, value, _BREAK)
         earliest = self._clock(f"{where}.earliest", value.get("earliest"))
@@ -297,7 +291,7 @@ class ScenarioReader:
         due = self._instant(f"{where}.sla_due", item.get("sla_due"))
         pinned = item.get("pinned_to")
         if pinned is not None and (not isinstance(pinned, str) or pinned not in technicians):
-            self.fail(f"{where}.pinned_to", f"unknown technician {_shown(pinned)}")
+            self.fail(f"{where}.pinned_to", f"unknown technician {shown(pinned)}")
         if (
             location is None
             or duration is None
@@ -324,7 +318,7 @@ class ScenarioReader:
     def _text(self, where: str, value: Any) -> str | None:
         """A non-blank string without NUL characters (which no database column takes)."""
         if not isinstance(value, str) or not value.strip():
-            self.fail(where, f"must be a non-empty text, got {_shown(value)}")
+            self.fail(where, f"must be a non-empty text, got {shown(value)}")
             return None
         if "\x00" in value:
             self.fail(where, "contains a NUL character")
@@ -338,29 +332,29 @@ class ScenarioReader:
             or not (minimum <= value <= MAX_WHOLE)
         ):
             self.fail(
-                where, f"must be a whole number from {minimum} to {MAX_WHOLE}, got {_shown(value)}"
+                where, f"must be a whole number from {minimum} to {MAX_WHOLE}, got {shown(value)}"
             )
             return None
         return value
 
     def _bounded(self, where: str, value: Any, bounds: tuple[float, float]) -> float | None:
         low, high = bounds
-        if not _number(value) or not low <= value <= high:
-            self.fail(where, f"must be a number from {low:g} to {high:g}, got {_shown(value)}")
+        if not is_finite_number(value) or not low <= value <= high:
+            self.fail(where, f"must be a number from {low:g} to {high:g}, got {shown(value)}")
             return None
         return float(value)
 
     def _clock(self, where: str, value: Any) -> int | None:
         match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
         if match is None:
-            self.fail(where, f"{_shown(value)} is not a HH:MM time")
+            self.fail(where, f"{shown(value)} is not a HH:MM time")
             return None
         return int(match.group(1)) * 3600 + int(match.group(2)) * 60
 
     def _span(self, where: str, value: Any) -> TimeWindow | None:
         """A ``[start, end]`` pair of clock times, start before end."""
         if not isinstance(value, list) or len(value) != 2:
-            self.fail(where, f"must be [start, end] as HH:MM times, got {_shown(value)}")
+            self.fail(where, f"must be [start, end] as HH:MM times, got {shown(value)}")
             return None
         start, end = self._clock(f"{where}[0]", value[0]), self._clock(f"{where}[1]", value[1])
         if start is None or end is None:
@@ -372,7 +366,7 @@ class ScenarioReader:
 
     def _location(self, where: str, value: Any) -> Location | None:
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object with lat and lon, got {_shown(value)}")
+            self.fail(where, f"must be an object with lat and lon, got {shown(value)}")
             return None
         self._keys(where, value, _LOCATION)
         lat = self._bounded(f"{where}.lat", value.get("lat"), (-90.0, 90.0))
@@ -381,7 +375,7 @@ class ScenarioReader:
 
     def _skills(self, where: str, value: Any) -> frozenset[str] | None:
         if not isinstance(value, list):
-            self.fail(where, f"must be a list of skill names, got {_shown(value)}")
+            self.fail(where, f"must be a list of skill names, got {shown(value)}")
             return None
         names = [self._text(f"{where}[{i}]", name) for i, name in enumerate(value)]
         if None in names:
@@ -393,16 +387,16 @@ class ScenarioReader:
     ) -> dict[str, int] | None:
         """A mapping of SKU to quantity, every SKU one of the scenario's parts."""
         if not isinstance(value, dict):
-            self.fail(where, f"must be an object of SKU to quantity, got {_shown(value)}")
+            self.fail(where, f"must be an object of SKU to quantity, got {shown(value)}")
             return None
         stock: dict[str, int] = {}
         for sku, quantity in value.items():
             if "\x00" in sku:
-                self.fail(where, f"part {_shown(sku)} contains a NUL character")
+                self.fail(where, f"part {shown(sku)} contains a NUL character")
             elif sku not in skus:
-                self.fail(where, f"unknown part {_shown(sku)}")
+                self.fail(where, f"unknown part {shown(sku)}")
             elif (
-                whole := self._whole(f"{where}.{_short(sku, 40)}", quantity, minimum)
+                whole := self._whole(f"{where}.{shorten(sku, 40)}", quantity, minimum)
             ) is not None:
                 stock[sku] = whole
         return stock if len(stock) == len(value) else None
@@ -411,7 +405,7 @@ class ScenarioReader:
         try:
             return Priority(value)
         except (TypeError, ValueError):
-            self.fail(where, f"must be one of {', '.join(Priority)}, got {_shown(value)}")
+            self.fail(where, f"must be one of {', '.join(Priority)}, got {shown(value)}")
             return None
 
     def _instant(self, where: str, value: Any) -> int | None:
@@ -421,10 +415,10 @@ class ScenarioReader:
         try:
             moment = datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {_shown(value)}")
+            self.fail(where, f"must be an ISO 8601 instant with offset, got {shown(value)}")
             return None
         if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {_shown(value)}")
+            self.fail(where, f"needs a UTC offset, got {shown(value)}")
             return None
         try:
             moment.astimezone(UTC)
@@ -437,26 +431,6 @@ class ScenarioReader:
         return int((local - datetime.combine(self.day, time.min)).total_seconds())
 
 
-def _number(value: object) -> TypeGuard[int | float]:
-    """A finite JSON number (Python's json also reads NaN and Infinity)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    # An int is finite, and may be too large for math.isfinite (which converts to float).
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _shown(value: Any) -> str:
-    """How a message shows a wrong value: ``nothing`` when absent, else a short repr."""
-    if value is _ABSENT:
-        return "nothing"
-    return _short(repr(value), 60)
-
-
-def _short(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, so that a huge value cannot flood a message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def entity_label(section: str, index: int, ident: str) -> str:
     """How messages name an entity with a valid id: ``jobs[3] (J-0004)``."""
-    return f"{section}[{index}] ({_short(ident, 40)})"
+    return f"{section}[{index}] ({shorten(ident, 40)})"

@@ -13,10 +13,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from optimizer._values import MAX_WHOLE, is_finite_number, shown
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 
 PLAN_FORMAT = "fieldops-plan/1"
+#: Largest size of a time written as a number (Solomon plans), in the instance's units.
+MAX_PLAN_TIME = 10**9
 
 
 def plan_document(problem: Problem, solution: Solution) -> dict[str, Any]:
@@ -91,11 +94,11 @@ class PlanReader:
             self.fail("plan", "must be a JSON object")
             return None
         if document.get("format") != PLAN_FORMAT:
-            self.fail("format", f"must be {PLAN_FORMAT!r}, got {document.get('format')!r}")
+            self.fail("format", f"must be {PLAN_FORMAT!r}, got {shown(document.get('format'))}")
         if document.get("scenario") != self.problem.name:
             self.fail(
                 "scenario",
-                f"the plan is for {document.get('scenario')!r}, not for {self.problem.name!r}",
+                f"the plan is for {shown(document.get('scenario'))}, not for {shown(self.problem.name)}",
             )
         routes = [
             self._route(f"routes[{i}]", item)
@@ -122,24 +125,24 @@ class PlanReader:
     def _time(self, where: str, value: Any) -> int | None:
         """Ticks of an instant (service day) or of a number of minutes (otherwise)."""
         if self.day is None:
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                self.fail(where, f"must be a number, got {value!r}")
+            if not is_finite_number(value) or abs(value) > MAX_PLAN_TIME:
+                self.fail(where, f"must be a number from {-MAX_PLAN_TIME} to {MAX_PLAN_TIME}")
                 return None
             return round(value * self.problem.ticks_per_minute)
         try:
             moment = datetime.fromisoformat(value)
         except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {value!r}")
+            self.fail(where, f"must be an ISO 8601 instant with offset, got {shown(value)}")
             return None
         if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {value!r}")
+            self.fail(where, f"needs a UTC offset, got {shown(value)}")
             return None
         # Wall-clock time since the day's local midnight, as the scenario's "HH:MM" reads.
         zone, midnight = self.day
         try:
             local = moment.astimezone(zone).replace(tzinfo=None)
         except OverflowError:
-            self.fail(where, f"{value!r} is out of range in the scenario's time zone")
+            self.fail(where, f"{shown(value)} is out of range in the scenario's time zone")
             return None
         seconds = (local - midnight).total_seconds()
         return round(seconds * self.problem.ticks_per_minute / 60)
@@ -150,7 +153,9 @@ class PlanReader:
             return None
         technician_id = item.get("technician")
         if not isinstance(technician_id, str) or not technician_id:
-            self.fail(f"{where}.technician", f"must be a technician id, got {technician_id!r}")
+            self.fail(
+                f"{where}.technician", f"must be a technician id, got {shown(technician_id)}"
+            )
             return None
         # Numbers (Solomon) may leave depart and return out: the shift bounds them.
         shift = self.shifts.get(technician_id) if self.day is None else None
@@ -179,14 +184,15 @@ class PlanReader:
             kind = StopKind(str(item.get("type")))
         except ValueError:
             self.fail(
-                f"{where}.type", f"must be one of {', '.join(StopKind)}, got {item.get('type')!r}"
+                f"{where}.type",
+                f"must be one of {', '.join(StopKind)}, got {shown(item.get('type'))}",
             )
             return None
         ident = ""
         if kind != StopKind.BREAK:
             given = item.get("id")
             if not isinstance(given, str) or not given:
-                self.fail(f"{where}.id", f"must be a {kind.value} id, got {given!r}")
+                self.fail(f"{where}.id", f"must be a {kind.value} id, got {shown(given)}")
                 return None
             ident = given
         start = self._time(f"{where}.start", item.get("start"))
@@ -205,10 +211,12 @@ class PlanReader:
 
     def _pickup(self, where: str, value: Any) -> dict[str, int] | None:
         if not isinstance(value, dict) or not all(
-            isinstance(quantity, int) and not isinstance(quantity, bool)
+            isinstance(quantity, int)
+            and not isinstance(quantity, bool)
+            and abs(quantity) <= MAX_WHOLE
             for quantity in value.values()
         ):
-            self.fail(where, f"must map part numbers to whole quantities, got {value!r}")
+            self.fail(where, "must map part numbers to whole quantities (32-bit)")
             return None
         return value
 
@@ -218,11 +226,11 @@ class PlanReader:
             return None
         job_id = item.get("id")
         if not isinstance(job_id, str) or not job_id:
-            self.fail(f"{where}.id", f"must be a job id, got {job_id!r}")
+            self.fail(f"{where}.id", f"must be a job id, got {shown(job_id)}")
             return None
         reason = item.get("reason", "")
         if not isinstance(reason, str):
-            self.fail(f"{where}.reason", f"must be a sentence, got {reason!r}")
+            self.fail(f"{where}.reason", f"must be a sentence, got {shown(reason)}")
             return None
         try:
             # The format makes the code optional and the checker reads only the reason;
@@ -230,7 +238,8 @@ class PlanReader:
             code = Reason(item.get("code", Reason.NOT_ENOUGH_TIME))
         except ValueError:
             self.fail(
-                f"{where}.code", f"must be one of {', '.join(Reason)}, got {item.get('code')!r}"
+                f"{where}.code",
+                f"must be one of {', '.join(Reason)}, got {shown(item.get('code'))}",
             )
             return None
         return Unassigned(job_id, code, reason)

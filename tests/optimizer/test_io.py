@@ -484,6 +484,13 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     ]
 
 
+def _holds(container: Any, key: Any) -> bool:
+    """Whether ``container[key]`` exists (an earlier mutation may have replaced it)."""
+    if isinstance(container, dict):
+        return key in container
+    return isinstance(container, list) and isinstance(key, int) and key < len(container)
+
+
 def _mutate(document: Any, path: tuple[Any, ...], rng: random.Random) -> None:
     """Replace the value at ``path`` by a hostile one, or remove it from its object.
 
@@ -491,14 +498,14 @@ def _mutate(document: Any, path: tuple[Any, ...], rng: random.Random) -> None:
     """
     parent = document
     for key in path[:-1]:
-        if not isinstance(parent, dict | list) or key not in (
-            parent if isinstance(parent, dict) else range(len(parent))
-        ):
+        if not _holds(parent, key):
             return
         parent = parent[key]
+    if not _holds(parent, path[-1]):
+        return
     if isinstance(parent, dict) and rng.random() < 0.2:
-        parent.pop(path[-1], None)
-    elif isinstance(parent, dict) or (isinstance(parent, list) and path[-1] < len(parent)):
+        del parent[path[-1]]
+    else:
         parent[path[-1]] = rng.choice(HOSTILE_VALUES)
 
 
@@ -728,6 +735,26 @@ def test_plan_instant_out_of_range_is_a_format_violation() -> None:
 
     assert violation.cause == "format"
     assert violation.message.startswith("routes[0].stops[1].start: '0001-01-01T00:00:00+01:00'")
+
+
+@pytest.mark.parametrize("kind", ["service day", "Solomon"])
+def test_random_mutations_of_a_plan_are_reported_never_raised(kind: str) -> None:
+    """Plans with hostile values (NaN, 10**400, far instants...) give a report, not an exception."""
+    if kind == "Solomon":
+        problem = solomon_problem(SOLOMON / "C101.txt")
+        stop = Stop(StopKind.JOB, "1", 100_000, 100_000, 190_000)
+        solution = Solution((Route("1", 0, 1_000_000, (stop,)),), ())
+    else:
+        problem = scenario_problem(small_scenario())
+        solution = hand_plan(problem)
+    original = plan_document(problem, solution)
+    paths = _paths(original)
+    rng = random.Random(11)
+    for _ in range(300):
+        document = copy.deepcopy(original)
+        for path in rng.sample(paths, 2):
+            _mutate(document, path, rng)
+        check_plan_document(problem, document)
 
 
 def test_plan_document_is_for_the_problem_given() -> None:
