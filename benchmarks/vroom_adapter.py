@@ -1,12 +1,12 @@
 """VROOM (through pyvroom) on our problem, converted back to a Solution for our checker.
 
-It gets the model BASELINES.md describes, on the engine's own integer travel
-matrix (``optimizer.travel_matrix``, as the greedy dispatcher does): one vehicle
-per technician (shift, skills, break, van stock as per-part capacity), jobs with
-skills (plus one skill per technician for pinned jobs, so that ``may_serve`` holds),
-priorities 100/40/10/2 and windows, and a warehouse shipment for a job whose parts
-no qualified van holds. VROOM's times are kept as it reports them,
-so the checker judges VROOM's plan, not a re-timed copy of it.
+On the engine's own integer travel matrix (``optimizer.travel_matrix``, as the
+greedy dispatcher), VROOM gets one vehicle per technician (shift, skills, break,
+van stock as per-part capacity), jobs with skills (plus one skill per technician
+for pinned jobs, so that ``may_serve`` holds), priorities 100/40/10/2 and windows,
+and a warehouse shipment for a job whose parts no qualified van holds. VROOM's
+times are kept as it reports them, so the checker judges VROOM's plan, not a
+re-timed copy of it.
 """
 
 from __future__ import annotations

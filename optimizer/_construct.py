@@ -1,7 +1,7 @@
 """A fast feasible first plan: cheapest feasible insertion, most urgent jobs first.
 
 The plain OR-Tools model needed 12-26 s for a first solution at 600 jobs and found
-none at 1,200 (BASELINES.md); this builds one in seconds and hands it to OR-Tools
+none at 1,200 (the benchmark baselines); this builds one in seconds and hands it to OR-Tools
 as initial routes. Every insertion is checked by the exact route timing, so the
 plan is valid as built, break, parts and pickups included.
 """

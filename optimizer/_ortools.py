@@ -12,7 +12,7 @@ warehouse call (one optional node per technician and warehouse) adds what it
 picks up through the dimension's slack. Pickups summed over the group's vans stay
 within what the warehouses have left for the group.
 
-Three 9.15 traps (the first two are in ``../shared/design/STYLE.md``):
+Three 9.15 traps:
 ``SetAllowedVehiclesForIndex`` raises TypeError from Python, so vehicles are
 restricted with ``VehicleVar(index).SetValues([-1, *allowed])`` (-1 keeps the
 visit droppable); ``ReadAssignmentFromRoutes`` closes the model, so it comes
