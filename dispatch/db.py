@@ -15,8 +15,10 @@ from sqlalchemy import JSON, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase
 
-# Migration 0001 names the column type as ``dispatch.db.UTCDateTime``: keep this import.
 from dbtypes import NAMING_CONVENTION, UTCDateTime
+
+# Migration 0001 names the column type as ``dispatch.db.UTCDateTime``: it stays exported.
+__all__ = ["Base", "UTCDateTime", "make_engine", "normalize_database_url", "utcnow"]
 
 
 def utcnow() -> datetime:
