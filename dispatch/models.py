@@ -333,7 +333,7 @@ class Job(Base):
     )
     follow_up_of: Mapped[Job | None] = relationship(remote_side=[id])
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (read by SQLAlchemy, never mutated)
 
 
 class JobPart(Base):

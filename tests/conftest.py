@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audit import make_session_factory
@@ -38,7 +39,7 @@ def _postgres_problem() -> str | None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as exc:  # any driver or network error means "not reachable"
+    except (SQLAlchemyError, OSError) as exc:  # driver and network errors: "not reachable"
         return f"PostgreSQL at {POSTGRES_URL} not reachable: {exc.__class__.__name__}"
     return None
 

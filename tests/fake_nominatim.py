@@ -142,7 +142,7 @@ class FakeNominatim:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> FakeNominatim:
+    def __enter__(self) -> FakeNominatim:  # noqa: PYI034 (start() returns this instance)
         return self.start()
 
     def __exit__(
@@ -158,8 +158,7 @@ class FakeNominatim:
         """Base URL, e.g. ``http://127.0.0.1:54321``."""
         if self._server is None:
             raise RuntimeError("FakeNominatim is not running")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -187,8 +186,7 @@ class FakeNominatim:
         place_id = 100000 + list(self.places).index(key)
         return {
             "place_id": place_id,
-            "licence": "Data © OpenStreetMap contributors, ODbL 1.0. "
-            "http://osm.org/copyright",
+            "licence": "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright",
             "osm_type": "node",
             "osm_id": place_id * 10,
             "lat": str(lat),

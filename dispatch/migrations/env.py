@@ -21,12 +21,14 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-connectable = context.config.attributes.get("connection")
+connectable: Engine | Connection | None = context.config.attributes.get("connection")
+if connectable is None:
+    raise RuntimeError(
+        "run migrations through dispatch.schema (fieldops init-db), not bare alembic"
+    )
 if isinstance(connectable, Engine):
     with connectable.connect() as connection:
         run_migrations(connection)
         connection.commit()
-elif isinstance(connectable, Connection):
-    run_migrations(connectable)
 else:
-    raise RuntimeError("run migrations through dispatch.schema (fieldops init-db), not bare alembic")
+    run_migrations(connectable)

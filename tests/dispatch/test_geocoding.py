@@ -61,7 +61,7 @@ def nominatim_for(server: FakeNominatim, **options: float) -> NominatimGeocoder:
 @pytest.fixture
 def session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
-    GeocodeCache.__table__.create(engine)
+    GeocodeCache.metadata.tables["geocode_cache"].create(engine)
     with Session(engine) as db:
         yield db
     engine.dispose()

@@ -170,7 +170,7 @@ def test_inactive_technician_cannot_be_scheduled(session: Session) -> None:
     """A technician who has left (inactive) is refused like an unknown one."""
     job = make_job(session, status=S.TRIAGED)
     arguments = _arguments(session, S.SCHEDULED)
-    session.get(Technician, arguments["technician_id"]).active = False
+    session.get_one(Technician, arguments["technician_id"]).active = False
     with pytest.raises(TransitionRefused, match="no active technician"):
         transition(session, job, S.SCHEDULED, **arguments)
 

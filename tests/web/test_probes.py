@@ -24,8 +24,8 @@ from dispatch.db import Base
 from dispatch.enums import Role
 from dispatch.scenario import ScenarioError, import_scenario
 from inventory.models import InventoryBase
+from mobile_api.http import SESSIONS_KEY
 from tests.web.conftest import csrf_token
-from web.app import SESSIONS_KEY
 
 VALID: dict[str, Any] = {
     "requester": {"name": "Kari Nordmann", "email": "kari@example.org"},

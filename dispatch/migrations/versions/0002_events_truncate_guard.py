@@ -13,8 +13,8 @@ table has triggers), so it needs nothing here.
 
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 

@@ -14,26 +14,32 @@ from alembic import op
 
 import dbtypes
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('user_sessions',
-    sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', dbtypes.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_user_sessions'))
+    op.create_table(
+        "user_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_user_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_user_sessions")),
     )
-    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
+    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
-    op.drop_table('user_sessions')
+    op.drop_table("user_sessions")
