@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -16,6 +17,13 @@ from dispatch.enums import Role
 from dispatch.models import User, UserRole, UserSession
 
 MIN_PASSWORD_LENGTH = 8
+#: Longer passwords only make each hash check slower; no person types more.
+MAX_PASSWORD_LENGTH = 1024
+#: A sign-in name: what fits ``users.username`` and reads the same everywhere it is shown.
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,79}")
+#: Widths of ``users.full_name`` and ``users.email``.
+FULL_NAME_LENGTH = 200
+EMAIL_LENGTH = 254
 
 
 class AccountError(ValueError):
@@ -35,10 +43,21 @@ def create_user(
     full_name: str,
     email: str | None = None,
 ) -> User:
-    """Add a user with a salted password hash (werkzeug's scrypt); flushes, never commits."""
+    """Add a user with a salted password hash (werkzeug's scrypt); flushes, never commits.
+
+    Every value is checked against its column here, so SQLite and PostgreSQL refuse
+    the same accounts with the same message (instead of one storing what the other
+    rejects with a driver error).
+    """
     username = username.strip()
-    if not username:
-        raise AccountError("username must not be empty")
+    if USERNAME_PATTERN.fullmatch(username) is None:
+        raise AccountError(
+            "a username is 1 to 80 letters, digits, '.', '_', '@' or '-',"
+            " starting with a letter or digit"
+        )
+    _check_text("full name", full_name, FULL_NAME_LENGTH)
+    if email is not None:
+        _check_text("e-mail", email, EMAIL_LENGTH)
     _check_password_strength(password)
     if not roles:
         raise AccountError("a user needs at least one role")
@@ -128,6 +147,16 @@ def end_session(session: Session, token: str) -> None:
 def _check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def _check_text(label: str, value: str, length: int) -> None:
+    """Refuse blank or over-long text and control characters (NUL breaks PostgreSQL)."""
+    if not value.strip() or len(value) > length:
+        raise AccountError(f"{label} must have 1 to {length} characters")
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise AccountError(f"{label} must not contain control characters")
 
 
 def _token_hash(token: str) -> str:
