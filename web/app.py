@@ -15,6 +15,7 @@ and errors as problem+json (API) or a styled page (browsers), never a traceback.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 from pathlib import Path
@@ -136,8 +137,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[GEOCODER_KEY] = make_geocoder(
         user_agent=app.config["GEOCODER_USER_AGENT"],
         url=app.config["GEOCODER_URL"],
-        min_delay_seconds=float(app.config["GEOCODER_MIN_DELAY_S"]),
-        timeout_seconds=float(app.config["GEOCODER_TIMEOUT_S"]),
+        min_delay_seconds=_seconds(app.config, "GEOCODER_MIN_DELAY_S"),
+        timeout_seconds=_seconds(app.config, "GEOCODER_TIMEOUT_S"),
     )
     csrf = CSRFProtect(app)
 
@@ -291,6 +292,18 @@ def _instance_secret_key(instance: Path) -> str:
         key_file.write_text(secrets.token_hex(32))
     key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _seconds(config: Config, name: str) -> float:
+    """The setting ``name`` as a finite, non-negative number of seconds, or a clear refusal."""
+    value = config[name]
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigurationError(f"FIELDOPS_{name} must be a number of seconds, not {value!r}")
+    return seconds
 
 
 def _rate_limit(config: Config, name: str) -> limits.RateLimitItem:

@@ -216,12 +216,15 @@ def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
     [
         ({"LOGIN_FAILURES_PER_CLIENT": "lots"}, "LOGIN_FAILURES_PER_CLIENT must read like"),
         ({"RATELIMIT_STORAGE_URI": "nosuch://here"}, "RATELIMIT_STORAGE_URI"),
+        ({"GEOCODER_MIN_DELAY_S": "abc"}, "GEOCODER_MIN_DELAY_S must be a number of seconds"),
+        ({"GEOCODER_TIMEOUT_S": "-1"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
+        ({"GEOCODER_TIMEOUT_S": "nan"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
     ],
 )
-def test_bad_throttle_settings_stop_the_app(
+def test_bad_settings_stop_the_app(
     make_app: Callable[..., Flask], settings: dict[str, str], message: str
 ) -> None:
-    """A limit or storage the limiter cannot use is a clear refusal at start."""
+    """A limit, storage or delay the app cannot use is a clear refusal at start."""
     with pytest.raises(ConfigurationError, match=message):
         make_app(**settings)
 
