@@ -73,6 +73,10 @@ UNASSIGNED_IDS_SHOWN = 5
 LONGEST_TIME_LIMIT_S = 24 * 3600.0
 
 
+#: Problems listed one per line before the rest are counted ("… and N more").
+PROBLEMS_SHOWN = 20
+
+
 class InputError(click.ClickException):
     """Bad input from the user: message and exit status 2, like a usage error."""
 
@@ -80,8 +84,11 @@ class InputError(click.ClickException):
 
     @classmethod
     def listing(cls, headline: str, problems: list[str]) -> InputError:
-        """The headline, then each problem on its own indented line."""
-        return cls(f"{headline}:\n  " + "\n  ".join(problems))
+        """The headline, then each problem on its own indented line, at most twenty of them."""
+        shown = problems[:PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"… and {len(problems) - len(shown)} more")
+        return cls(f"{headline}:\n  " + "\n  ".join(shown))
 
 
 class EnvironmentFailure(click.ClickException):
@@ -299,10 +306,7 @@ def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> No
             " with --replace to replace that day's jobs"
         ) from None
     except ScenarioError as exc:
-        shown = exc.problems[:20]
-        if len(exc.problems) > len(shown):
-            shown.append(f"… and {len(exc.problems) - len(shown)} more")
-        raise InputError.listing(f"{file} is not a valid scenario", shown) from None
+        raise InputError.listing(f"{file} is not a valid scenario", exc.problems) from None
     replaced = f" (replacing {summary.replaced_jobs} jobs)" if replace else ""
     click.echo(
         f"Imported {data['name']} for {data['date']}{replaced}: {summary.technicians}"

@@ -134,6 +134,28 @@ def test_csv_import_is_all_or_nothing(database_url: str, tmp_path: Path) -> None
     assert count(database_url, ServiceRequest) == before + 2
 
 
+def test_csv_with_many_bad_rows_lists_twenty_problems_and_counts_the_rest(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Thirty bad rows print twenty problems, then how many more there are; nothing is raised."""
+    assert run(database_url, "import-scenario", str(DAYS / "oslo-5x30.json")).exit_code == 0
+    assert run(database_url, "import-catalog", str(CATALOG)).exit_code == 0
+    bad = tmp_path / "many.csv"
+    bad.write_text(
+        "requester_name,latitude,longitude,catalog_code,impact,urgency\n"
+        + ",59.9,10.7,LEAK,low,low\n" * 30
+    )
+    before = count(database_url, ServiceRequest)
+
+    result = run(database_url, "import-requests", str(bad))
+
+    assert result.exit_code == 2
+    listed = [line for line in result.output.splitlines() if line.startswith("  row ")]
+    assert len(listed) == 20
+    assert result.output.rstrip().endswith("… and 10 more")
+    assert count(database_url, ServiceRequest) == before
+
+
 def test_csv_with_unknown_column_is_refused(database_url: str, tmp_path: Path) -> None:
     """A misspelt column is reported instead of being silently ignored."""
     csv_file = tmp_path / "typo.csv"
