@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dispatch.models import Job, ServiceDay, ServiceRequest, Technician
 from dispatch.references import is_intake_reference
+from dispatch.validation import SKILL_PATTERN
 from inventory.models import LocationKind, Part, StockLocation
 from inventory.service import VAN_PREFIX, locations_by_code, van_code, van_name
 from optimizer.io import entity_label
@@ -51,6 +52,7 @@ def database_problems(
     """
     problems: list[str] = []
     problems += _lengths(data)
+    problems += _skill_names(data)
     problems += _job_collisions(session, data, set(replacing))
     problems += _location_collisions(session, data)
     return problems
@@ -108,6 +110,20 @@ def _lengths(data: dict[str, Any]) -> list[str]:
         ) or _too_long(f"{where}.id", job_id, Job.reference)
         if "title" in job:
             problems += _too_long(f"{where}.title", job["title"], Job.title)
+    return problems
+
+
+def _skill_names(data: dict[str, Any]) -> list[str]:
+    """Skills the catalog could never name (it takes ``SKILL_PATTERN`` only) match no request."""
+    problems = []
+    for section in ("technicians", "jobs"):
+        for where, item in _labelled(data, section):
+            problems += [
+                f"{where}.skills: {skill!r} is not a skill name (1 to 40 lowercase letters,"
+                " digits, '-' or '_', e.g. 'heat-pump')"
+                for skill in item["skills"]
+                if SKILL_PATTERN.fullmatch(skill) is None
+            ]
     return problems
 
 

@@ -284,6 +284,11 @@ HOSTILE: list[tuple[str, Edit, str]] = [
         "jobs[0] (2026-000042).id: has the shape of a service-request reference",
     ),
     (
+        "skill no catalog can name",
+        setting(("jobs", 0, "skills"), ["Gas Safe"]),
+        "jobs[0] (J-0001).skills: 'Gas Safe' is not a skill name",
+    ),
+    (
         "job id of an intake job",
         setting(("jobs", 0, "id"), "SR-2026-000042-1"),
         "jobs[0] (SR-2026-000042-1).id: has the shape of a service-request reference",
