@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from optimizer._values import ABSENT, MAX_WHOLE, is_finite_number, shorten, shown
+from optimizer._values import (
+    ABSENT,
+    MAX_WHOLE,
+    BadValue,
+    is_finite_number,
+    shorten,
+    shown,
+    wall_clock,
+)
 from optimizer.problem import (
     Break,
     InvalidProblem,
@@ -413,18 +421,9 @@ class ScenarioReader:
         if value is None:
             return None
         try:
-            moment = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {shown(value)}")
-            return None
-        if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {shown(value)}")
-            return None
-        try:
-            moment.astimezone(UTC)
-            local = moment.astimezone(self.zone or UTC).replace(tzinfo=None)
-        except OverflowError:
-            self.fail(where, f"{value} is out of range once converted to UTC")
+            local = wall_clock(value, self.zone or UTC)
+        except BadValue as problem:
+            self.fail(where, str(problem))
             return None
         if self.day is None:
             return None

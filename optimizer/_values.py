@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TypeGuard
 
 #: Largest whole number a document may hold: a 32-bit integer, as databases store it.
@@ -30,3 +31,28 @@ def shown(value: Any) -> str:
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, so that a huge value cannot flood a message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class BadValue(ValueError):
+    """A value a reader refuses; the message says why, for the reader's problem list."""
+
+
+def wall_clock(value: Any, zone: tzinfo) -> datetime:
+    """The local time in ``zone`` (naive) of an ISO 8601 instant with a UTC offset.
+
+    Raises
+    ------
+    BadValue
+        Not such an instant, or one whose UTC value lies outside years 1-9999.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadValue(f"must be an ISO 8601 instant with offset, got {shown(value)}") from None
+    if moment.tzinfo is None:
+        raise BadValue(f"needs a UTC offset, got {shown(value)}")
+    try:
+        moment.astimezone(UTC)
+        return moment.astimezone(zone).replace(tzinfo=None)
+    except OverflowError:
+        raise BadValue(f"{shown(value)} is out of range once converted to UTC") from None

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from optimizer._values import MAX_WHOLE, is_finite_number, shown
+from optimizer._values import MAX_WHOLE, BadValue, is_finite_number, shown, wall_clock
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 
@@ -129,20 +129,12 @@ class PlanReader:
                 self.fail(where, f"must be a number from {-MAX_PLAN_TIME} to {MAX_PLAN_TIME}")
                 return None
             return round(value * self.problem.ticks_per_minute)
-        try:
-            moment = datetime.fromisoformat(value)
-        except (TypeError, ValueError):
-            self.fail(where, f"must be an ISO 8601 instant with offset, got {shown(value)}")
-            return None
-        if moment.tzinfo is None:
-            self.fail(where, f"needs a UTC offset, got {shown(value)}")
-            return None
         # Wall-clock time since the day's local midnight, as the scenario's "HH:MM" reads.
         zone, midnight = self.day
         try:
-            local = moment.astimezone(zone).replace(tzinfo=None)
-        except OverflowError:
-            self.fail(where, f"{shown(value)} is out of range in the scenario's time zone")
+            local = wall_clock(value, zone)
+        except BadValue as problem:
+            self.fail(where, str(problem))
             return None
         seconds = (local - midnight).total_seconds()
         return round(seconds * self.problem.ticks_per_minute / 60)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.audit import make_session_factory
+from dispatch.db import make_engine
 from dispatch.enums import Channel, JobStatus, Priority
 from dispatch.models import CatalogItem, Job, ServiceRequest, Site, Technician, WorkingHours
 
@@ -68,3 +71,13 @@ def make_job(
     session.add(job)
     session.flush()
     return job
+
+
+def count_rows(database_url: str, model: type) -> int:
+    """Rows of ``model`` in the database at ``database_url`` (as a separate process sees it)."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        result = session.scalar(select(func.count()).select_from(model))
+    engine.dispose()
+    assert result is not None
+    return result

@@ -216,12 +216,12 @@ HOSTILE: list[tuple[str, Edit, str]] = [
     (
         "SLA due before year 1 in UTC",
         setting(("jobs", 0, "sla_due"), "0001-01-01T00:00:00+01:00"),
-        "jobs[0] (J-0001).sla_due: 0001-01-01T00:00:00+01:00 is out of range once converted",
+        "jobs[0] (J-0001).sla_due: '0001-01-01T00:00:00+01:00' is out of range once converted",
     ),
     (
         "SLA due after year 9999 in UTC",
         setting(("jobs", 0, "sla_due"), "9999-12-31T23:59:00-01:00"),
-        "jobs[0] (J-0001).sla_due: 9999-12-31T23:59:00-01:00 is out of range once converted",
+        "jobs[0] (J-0001).sla_due: '9999-12-31T23:59:00-01:00' is out of range once converted",
     ),
     (
         "day before year 1 in UTC",

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
 
-from dispatch.audit import make_session_factory
-from dispatch.db import make_engine
 from dispatch.models import Job, ServiceRequest, Technician
 from inventory.models import Part
+from tests.helpers import count_rows
 from web.cli import cli
 
 DAYS = Path(__file__).parents[1] / "data" / "fieldservice"
@@ -30,22 +28,13 @@ def run(database_url: str, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--database-url", database_url, *args])
 
 
-def count(database_url: str, model: type) -> int:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        result = session.scalar(select(func.count()).select_from(model))
-    engine.dispose()
-    assert result is not None
-    return result
-
-
 def test_init_db_creates_schema_in_an_empty_sqlite_file(tmp_path: Path) -> None:
     """init-db on a new file creates every table; running it again changes nothing."""
     url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
     assert run(url, "init-db").exit_code == 0
     again = run(url, "init-db")
     assert again.exit_code == 0 and "newest schema version" in again.output
-    assert count(url, Job) == 0
+    assert count_rows(url, Job) == 0
 
 
 def test_import_then_export_round_trips(database_url: str, tmp_path: Path) -> None:
@@ -76,8 +65,8 @@ def test_bad_scenario_exits_2_naming_job_and_field(database_url: str, tmp_path: 
     assert "Traceback" not in result.output
     for expected in ("J-0002", "duration_min", "J-0003", "T-99", "J-0004", "NO-SUCH-PART"):
         assert expected in result.output
-    assert count(database_url, Job) == count(database_url, Technician) == 0
-    assert count(database_url, Part) == 0
+    assert count_rows(database_url, Job) == count_rows(database_url, Technician) == 0
+    assert count_rows(database_url, Part) == 0
 
 
 @pytest.mark.parametrize(
@@ -112,7 +101,7 @@ def test_csv_import_is_all_or_nothing(database_url: str, tmp_path: Path) -> None
     # The catalog's typical parts must exist: the day brings them (and requests of its own).
     assert run(database_url, "import-scenario", str(DAYS / "oslo-5x30.json")).exit_code == 0
     assert run(database_url, "import-catalog", str(CATALOG)).exit_code == 0
-    before = count(database_url, ServiceRequest)
+    before = count_rows(database_url, ServiceRequest)
     header = "requester_name,latitude,longitude,catalog_code,impact,urgency\n"
     bad = tmp_path / "bad.csv"
     bad.write_text(
@@ -125,13 +114,13 @@ def test_csv_import_is_all_or_nothing(database_url: str, tmp_path: Path) -> None
     assert "row 3, requester_name" in result.output
     assert "row 4, latitude" in result.output and "row 4, catalog_code" in result.output
     assert "row 4, impact" in result.output
-    assert count(database_url, ServiceRequest) == before
+    assert count_rows(database_url, ServiceRequest) == before
 
     good = tmp_path / "good.csv"
     good.write_text(header + "Ann,59.9,10.7,LEAK,low,low\nBo,59.8,10.6,SOCKET,high,high\n")
     result = run(database_url, "import-requests", str(good))
     assert result.exit_code == 0, result.output
-    assert count(database_url, ServiceRequest) == before + 2
+    assert count_rows(database_url, ServiceRequest) == before + 2
 
 
 def test_csv_with_many_bad_rows_lists_twenty_problems_and_counts_the_rest(
@@ -145,7 +134,7 @@ def test_csv_with_many_bad_rows_lists_twenty_problems_and_counts_the_rest(
         "requester_name,latitude,longitude,catalog_code,impact,urgency\n"
         + ",59.9,10.7,LEAK,low,low\n" * 30
     )
-    before = count(database_url, ServiceRequest)
+    before = count_rows(database_url, ServiceRequest)
 
     result = run(database_url, "import-requests", str(bad))
 
@@ -153,7 +142,7 @@ def test_csv_with_many_bad_rows_lists_twenty_problems_and_counts_the_rest(
     listed = [line for line in result.output.splitlines() if line.startswith("  row ")]
     assert len(listed) == 20
     assert result.output.rstrip().endswith("… and 10 more")
-    assert count(database_url, ServiceRequest) == before
+    assert count_rows(database_url, ServiceRequest) == before
 
 
 def test_csv_with_unknown_column_is_refused(database_url: str, tmp_path: Path) -> None:

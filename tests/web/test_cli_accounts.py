@@ -12,12 +12,13 @@ from select import select as wait_readable
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.models import Technician, User
 from dispatch.users import authenticate
+from tests.helpers import count_rows
 from web.cli import cli
 
 OSLO = Path(__file__).parents[1] / "data" / "fieldservice" / "oslo-5x30.json"
@@ -63,15 +64,6 @@ def links(database_url: str) -> dict[str, str]:
     return result
 
 
-def user_count(database_url: str) -> int:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        result = session.scalar(select(func.count()).select_from(User))
-    engine.dispose()
-    assert result is not None
-    return result
-
-
 def test_create_user_links_the_technician_it_names(day_url: str) -> None:
     """--technician CODE makes the new account sign in as that technician."""
     result = new_technician_user(day_url, "sofia", "--technician", "T-01")
@@ -89,7 +81,7 @@ def test_create_user_for_a_technician_already_linked_creates_nothing(day_url: st
 
     assert result.exit_code == 2
     assert "already linked to 'sofia'" in result.output
-    assert user_count(day_url) == 1 and links(day_url) == {"T-01": "sofia"}
+    assert count_rows(day_url, User) == 1 and links(day_url) == {"T-01": "sofia"}
 
 
 def test_link_technician_links_an_existing_account_once(day_url: str) -> None:
@@ -146,7 +138,7 @@ def test_without_a_password_or_terminal_nothing_is_created(database_url: str) ->
 
     assert result.exit_code == 2
     assert "--password-stdin" in result.output and "Aborted" not in result.output
-    assert user_count(database_url) == 0
+    assert count_rows(database_url, User) == 0
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="drives a Linux pseudo-terminal")

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from dispatch.audit import make_session_factory
-from dispatch.db import make_engine
 from dispatch.models import Job, Technician, User
 from dispatch.users import authenticate
 from mobile_api.http import ENGINE_KEY, SESSIONS_KEY
+from tests.helpers import count_rows
 from web.app import create_app
 from web.cli import DEMO_PASSWORD, DEMO_TECHNICIAN_CODE, DEMO_TECHNICIAN_USER, cli
 
@@ -34,15 +33,6 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def fieldops(*args: str, answer: str | None = None) -> Result:
     """Run ``fieldops ARGS`` with ``answer`` typed on standard input."""
     return CliRunner().invoke(cli, list(args), input=answer)
-
-
-def count(database_url: str, model: type) -> int:
-    engine = make_engine(database_url)
-    with make_session_factory(engine)() as session:
-        result = session.scalar(select(func.count()).select_from(model))
-    engine.dispose()
-    assert result is not None
-    return result
 
 
 def test_demo_and_every_command_use_the_apps_default_database(instance: Path) -> None:
@@ -73,7 +63,7 @@ def test_demo_replaces_a_database_with_data_only_when_told(
     monkeypatch.setenv("DATABASE_URL", database_url)
     first = fieldops("demo", "--no-serve")
     assert first.exit_code == 0, first.output
-    assert count(database_url, Job) == len(DEMO_DAY["jobs"])
+    assert count_rows(database_url, Job) == len(DEMO_DAY["jobs"])
     extra = fieldops(
         "create-user",
         "zoe",
@@ -85,23 +75,23 @@ def test_demo_replaces_a_database_with_data_only_when_told(
         "zoe-secret",
     )
     assert extra.exit_code == 0, extra.output
-    users = count(database_url, User)
+    users = count_rows(database_url, User)
 
     unanswered = fieldops("demo", "--no-serve")
     declined = fieldops("demo", "--no-serve", answer="n\n")
 
     assert unanswered.exit_code == 2 and "pass --yes" in unanswered.output
     assert declined.exit_code == 1 and "left the database as it was" in declined.output
-    assert count(database_url, User) == users
+    assert count_rows(database_url, User) == users
 
     for again in (
         fieldops("demo", "--no-serve", answer="y\n"),
         fieldops("demo", "--no-serve", "--yes"),
     ):
         assert again.exit_code == 0, again.output
-        assert count(database_url, User) == users - 1  # zoe is gone, the demo users are back
-        assert count(database_url, Job) == len(DEMO_DAY["jobs"])
-        assert count(database_url, Technician) == len(DEMO_DAY["technicians"])
+        assert count_rows(database_url, User) == users - 1  # zoe is gone, the demo users are back
+        assert count_rows(database_url, Job) == len(DEMO_DAY["jobs"])
+        assert count_rows(database_url, Technician) == len(DEMO_DAY["technicians"])
     assert "Traceback" not in "".join(r.output for r in (unanswered, declined))
 
 
