@@ -123,6 +123,25 @@ def test_csv_import_is_all_or_nothing(database_url: str, tmp_path: Path) -> None
     assert count_rows(database_url, ServiceRequest) == before + 2
 
 
+def test_files_saved_with_a_byte_order_mark_are_read(database_url: str, tmp_path: Path) -> None:
+    """A spreadsheet's UTF-8 CSV (BOM first) and a JSON file with a BOM import like plain ones."""
+    day = tmp_path / "day.json"
+    day.write_bytes(b"\xef\xbb\xbf" + (DAYS / "oslo-5x30.json").read_bytes())
+    assert run(database_url, "import-scenario", str(day)).exit_code == 0
+    assert run(database_url, "import-catalog", str(CATALOG)).exit_code == 0
+    requests = tmp_path / "requests.csv"
+    requests.write_bytes(
+        b"\xef\xbb\xbfrequester_name,latitude,longitude,catalog_code,impact,urgency\n"
+        + "Åsa,59.9,10.7,LEAK,low,low\r\n".encode()
+    )
+    before = count_rows(database_url, ServiceRequest)
+
+    result = run(database_url, "import-requests", str(requests))
+
+    assert result.exit_code == 0, result.output
+    assert count_rows(database_url, ServiceRequest) == before + 1
+
+
 def test_csv_with_many_bad_rows_lists_twenty_problems_and_counts_the_rest(
     database_url: str, tmp_path: Path
 ) -> None:

@@ -218,7 +218,8 @@ def write_text(path: Path, text: str) -> None:
 
 def read_text(file: Path) -> str:
     try:
-        return file.read_text(encoding="utf-8")
+        # utf-8-sig: spreadsheet programs start UTF-8 files with a byte order mark.
+        return file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(f"{file}: no such file") from None
     except UnicodeDecodeError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from web.cli._common import (
     database,
     output_path,
     read_json,
+    read_text,
     transaction,
     write_text,
 )
@@ -106,17 +108,12 @@ def import_catalog_command(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def import_requests_command(ctx: click.Context, file: Path) -> None:
     """Raise one service request per row of a CSV file; all rows or none."""
+    lines = io.StringIO(read_text(file), newline="")  # the csv module reads line ends itself
     app = database(ctx)
     try:
-        with file.open(newline="", encoding="utf-8-sig") as lines, transaction(ctx) as session:
+        with transaction(ctx) as session:
             geocoder = CachedGeocoder(session, app.extensions[GEOCODER_KEY])
             created = import_requests(session, lines, geocoder=geocoder, now=utcnow())
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{file} is not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {file}: {exc.strerror}") from None
     except CsvImportError as exc:
         raise InputError.listing(f"{file} was not imported", exc.problems) from None
     click.echo(f"Recorded {len(created)} requests: {', '.join(r.reference for r in created)}")
