@@ -372,12 +372,6 @@ def _hhmm(clock: time | datetime) -> str:
     return clock.strftime("%H:%M")
 
 
-def _stock(location: StockLocation | None) -> dict[str, int]:
-    if location is None:  # a technician added outside an import may have no van yet
-        return {}
-    return {level.part.sku: level.on_hand for level in location.levels}
-
-
 def _warehouse_entry(warehouse: StockLocation) -> dict[str, Any]:
     # The warehouse_complete constraint guarantees these are set on warehouses.
     assert warehouse.opens is not None and warehouse.closes is not None
@@ -387,7 +381,7 @@ def _warehouse_entry(warehouse: StockLocation) -> dict[str, Any]:
         "location": {"lat": warehouse.latitude, "lon": warehouse.longitude},
         "hours": [_hhmm(warehouse.opens), _hhmm(warehouse.closes)],
         "pickup_minutes": warehouse.pickup_minutes,
-        "stock": _stock(warehouse),
+        "stock": inventory_service.on_hand(warehouse),
     }
 
 
@@ -420,7 +414,7 @@ def _technician_entry(
             "latest": _hhmm(technician.break_latest),
             "minutes": technician.break_minutes,
         }
-    entry["van_stock"] = _stock(van)
+    entry["van_stock"] = inventory_service.on_hand(van)
     return entry
 
 

@@ -81,6 +81,16 @@ def vans_of(session: Session, technician_ids: Iterable[int]) -> dict[int, StockL
     }
 
 
+def on_hand(location: StockLocation | None) -> dict[str, int]:
+    """What a location holds, SKU to quantity in listing order; nothing for no location.
+
+    A technician added outside an import may have no van yet: that van holds nothing.
+    """
+    if location is None:
+        return {}
+    return {level.part.sku: level.on_hand for level in location.levels}
+
+
 def locations_by_code(session: Session, codes: Collection[str]) -> dict[str, StockLocation]:
     """The stock locations (warehouses and vans) that have one of these codes."""
     return {

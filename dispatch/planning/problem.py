@@ -1,0 +1,242 @@
+"""The optimizer's ``Problem`` for one service day, built straight from the rows.
+
+It reads what ``dispatch.scenario.export_scenario`` reads, with the same rules (the
+technicians working that day, the day's open jobs, a pin to someone not working dropped),
+so that for any day ``build_problem`` equals ``optimizer.scenario_problem`` of the export,
+plus what the format cannot say: the jobs already under way, which open their technician's
+route. Stock comes from ``inventory.service``; times are converted by ``DayClock``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.days import plannable_jobs, service_day, technicians_working
+from dispatch.enums import JobStatus
+from dispatch.models import Event, Job, ServiceDay, Technician
+from dispatch.planning.clock import DayClock
+from inventory import service as inventory_service
+from inventory.models import StockLocation
+from optimizer import (
+    Break,
+    GeodesicTravel,
+    InvalidProblem,
+    Location,
+    Problem,
+    TimeWindow,
+    TravelModel,
+    Warehouse,
+)
+from optimizer import Job as PlanJob
+from optimizer import Technician as PlanTechnician
+
+#: Jobs a technician has set off for or is working on: they stay at the head of the route.
+UNDER_WAY = frozenset({JobStatus.EN_ROUTE, JobStatus.ON_SITE, JobStatus.PAUSED})
+
+
+class PlanningError(ValueError):
+    """A day that cannot be planned as stored; ``problems`` names every reason at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def build_problem(session: Session, day: date) -> Problem:
+    """The day to plan, as the optimizer takes it, read from the database.
+
+    Parameters
+    ----------
+    session
+        Read only. A constant number of queries, whatever the size of the day.
+    day
+        A date with a ``ServiceDay`` (its time zone and travel rule).
+
+    Returns
+    -------
+    Problem
+        Technicians in id order, jobs in id order, warehouses in creation order. Each
+        technician's ``fixed_jobs`` are their jobs under way (en route, on site, paused),
+        in the order they were started.
+
+    Raises
+    ------
+    PlanningError
+        No service day on ``day``; its time zone or travel model is unknown; or a job is
+        under way with a technician who does not work that day (turn it back or put it on
+        hold first: the planner must not move work that has started).
+    """
+    settings = service_day(session, day)
+    if settings is None:
+        raise PlanningError([f"date: no service day on {day.isoformat()}"])
+    try:
+        clock = DayClock.of(day, settings.timezone)
+    except ValueError as exc:
+        raise PlanningError([f"service day {day.isoformat()}: {exc}"]) from None
+    travel = _travel(settings)
+
+    technicians = technicians_working(session, day)
+    working = {technician.id: technician for technician in technicians}
+    vans = inventory_service.vans_of(session, working.keys())
+    jobs = plannable_jobs(session, day)
+    fixed = _jobs_under_way(session, jobs, working, day)
+    try:
+        return Problem(
+            name=settings.name,
+            travel=travel,
+            technicians=tuple(
+                _technician(t, clock, vans.get(t.id), fixed.get(t.id, ())) for t in technicians
+            ),
+            jobs=tuple(_job(job, clock, working) for job in jobs),
+            warehouses=tuple(_warehouse(w, clock) for w in inventory_service.warehouses(session)),
+            date=day.isoformat(),
+            timezone=settings.timezone,
+        )
+    except InvalidProblem as exc:  # rows the schema lets through but the format refuses
+        raise PlanningError(exc.problems) from None
+
+
+def _travel(settings: ServiceDay) -> TravelModel:
+    if settings.travel_model != "geodesic":
+        where = f"service day {settings.day.isoformat()}"
+        raise PlanningError(
+            [f"{where}: unknown travel model {settings.travel_model!r} (known: 'geodesic')"]
+        )
+    return GeodesicTravel(settings.travel_speed_kmh, settings.travel_circuity)
+
+
+def _jobs_under_way(
+    session: Session, jobs: Sequence[Job], working: Mapping[int, Technician], day: date
+) -> dict[int, tuple[str, ...]]:
+    """Each working technician's jobs under way (by reference), in the order they started."""
+    under_way = [job for job in jobs if job.status in UNDER_WAY and job.technician_id is not None]
+    stranded = [job for job in under_way if job.technician_id not in working]
+    if stranded:
+        raise PlanningError(
+            [
+                f"job {job.reference}: {job.status.value} with technician"
+                f" {job.technician.code if job.technician else job.technician_id},"
+                f" who does not work on {day.isoformat()}"
+                for job in stranded
+            ]
+        )
+    started = _starts(session, under_way)
+    # Jobs the log has no start for (written without it) follow, in planned order.
+    under_way.sort(
+        key=lambda job: (
+            started.get(job.id, math.inf),
+            job.planned_start or datetime.max.replace(tzinfo=UTC),
+            job.id,
+        )
+    )
+    fixed: dict[int, tuple[str, ...]] = {}
+    for job in under_way:
+        assert job.technician_id is not None  # filtered above; tells the type checker
+        fixed[job.technician_id] = (*fixed.get(job.technician_id, ()), job.reference)
+    return fixed
+
+
+def _starts(session: Session, jobs: Collection[Job]) -> dict[int, int]:
+    """Where each job's latest start (its move to en route) is in the event log, by job id.
+
+    The log is the only record of when a job started; a job turned back and started again
+    ranks by its second start. One query for all the jobs.
+    """
+    if not jobs:
+        return {}
+    changes = session.execute(
+        select(Event.entity_id, Event.changes)
+        .where(
+            Event.entity_type == Job.__tablename__,
+            Event.entity_id.in_([str(job.id) for job in jobs]),
+            Event.action == "updated",
+        )
+        .order_by(Event.id)
+    )
+    latest: dict[int, int] = {}
+    for position, (entity_id, change) in enumerate(changes):
+        status = change.get("status")
+        if isinstance(status, list) and status[-1] == JobStatus.EN_ROUTE.value:
+            latest[int(entity_id)] = position
+    return latest
+
+
+def _technician(
+    technician: Technician,
+    clock: DayClock,
+    van: StockLocation | None,
+    fixed_jobs: tuple[str, ...],
+) -> PlanTechnician:
+    shift = technician.shift_on(clock.day)
+    assert shift is not None  # technicians_working returns only those with a shift
+    home = Location(technician.home_latitude, technician.home_longitude)
+    end = (
+        home
+        if technician.end_latitude is None or technician.end_longitude is None
+        else Location(technician.end_latitude, technician.end_longitude)
+    )
+    break_rule = None
+    if (
+        technician.break_earliest is not None
+        and technician.break_latest is not None
+        and technician.break_minutes is not None
+    ):
+        break_rule = Break(
+            TimeWindow(
+                clock.clock_ticks(technician.break_earliest),
+                clock.clock_ticks(technician.break_latest),
+            ),
+            technician.break_minutes * 60,
+        )
+    return PlanTechnician(
+        id=technician.code,
+        start=home,
+        end=end,
+        shift=TimeWindow(clock.clock_ticks(shift.start_time), clock.clock_ticks(shift.end_time)),
+        skills=frozenset(technician.skills),
+        break_rule=break_rule,
+        van_stock=inventory_service.on_hand(van),
+        fixed_jobs=fixed_jobs,
+    )
+
+
+def _job(job: Job, clock: DayClock, working: Mapping[int, Technician]) -> PlanJob:
+    window = None
+    if job.window_start is not None and job.window_end is not None:
+        window = TimeWindow(clock.ticks(job.window_start), clock.ticks(job.window_end))
+    # As the export does: the format allows pins only to the day's technicians.
+    pinned = working.get(job.pinned_technician_id) if job.pinned_technician_id else None
+    return PlanJob(
+        id=job.reference,
+        location=Location(job.site.latitude, job.site.longitude),
+        service=job.duration_min * 60,
+        priority=job.priority,
+        skills=frozenset(job.required_skills),
+        window=window,
+        sla_due=clock.ticks(job.sla_due) if job.sla_due is not None else None,
+        pinned_to=pinned.code if pinned is not None else None,
+        parts={part.sku: part.quantity for part in job.parts},
+    )
+
+
+def _warehouse(warehouse: StockLocation, clock: DayClock) -> Warehouse:
+    # The warehouse_complete constraint guarantees these are set on warehouses.
+    assert (
+        warehouse.latitude is not None
+        and warehouse.longitude is not None
+        and warehouse.opens is not None
+        and warehouse.closes is not None
+        and warehouse.pickup_minutes is not None
+    )
+    return Warehouse(
+        id=warehouse.code,
+        location=Location(warehouse.latitude, warehouse.longitude),
+        hours=TimeWindow(clock.clock_ticks(warehouse.opens), clock.clock_ticks(warehouse.closes)),
+        pickup_service=warehouse.pickup_minutes * 60,
+        stock=inventory_service.on_hand(warehouse),
+    )
