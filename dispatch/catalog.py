@@ -49,6 +49,7 @@ class CatalogItemInput(BaseModel):
     required_skills: list[Skill] = []
     typical_parts: dict[Code, PositiveDbInt] = {}
     requires_approval: bool = False
+    manual_triage: bool = False
     active: bool = True
     sla: dict[Priority, SlaInput] = {}
 
@@ -110,6 +111,7 @@ def load_catalog(session: Session, document: Any) -> int:
         item.required_skills = list(dict.fromkeys(entry.required_skills))
         item.typical_parts = dict(entry.typical_parts)
         item.requires_approval, item.active = entry.requires_approval, entry.active
+        item.manual_triage = entry.manual_triage
         item.sla_targets = [
             SlaTarget(
                 priority=priority,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -28,6 +29,16 @@ def service_day(session: Session, day: date) -> ServiceDay | None:
 def latest_service_day(session: Session) -> date | None:
     """The last day that has been set up, the one a dispatcher most likely wants."""
     return session.scalar(select(func.max(ServiceDay.day)))
+
+
+def service_area_zone(session: Session) -> ZoneInfo:
+    """The time zone dispatch counts days in: the latest service day's, UTC before any is set up.
+
+    Service days are set up per area (``import-scenario``); one installation serves one area.
+    """
+    latest = latest_service_day(session)
+    day = service_day(session, latest) if latest is not None else None
+    return ZoneInfo(day.timezone if day is not None else "UTC")
 
 
 def technician_of_user(session: Session, user_id: int) -> Technician | None:

@@ -125,6 +125,9 @@ class CatalogItem(Base):
     required_skills: Mapped[list[str]] = mapped_column(default=list)
     typical_parts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # SKU -> quantity
     requires_approval: Mapped[bool] = mapped_column(default=False)
+    # Requests for it wait in the triage queue for a dispatcher instead of being triaged
+    # at intake (work whose skills, duration or parts depend on a look at the request).
+    manual_triage: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
 
     sla_targets: Mapped[list[SlaTarget]] = relationship(
@@ -307,6 +310,8 @@ class Job(Base):
     duration_min: Mapped[int]
     required_skills: Mapped[list[str]] = mapped_column(default=list)
     service_date: Mapped[date | None]  # the day it is planned for, once known
+    # Why no service date could be chosen for it (dispatch.service_dates), shown to dispatchers.
+    no_date_reason: Mapped[str | None] = mapped_column(Text)
     window_start: Mapped[datetime | None]
     window_end: Mapped[datetime | None]
     sla_due: Mapped[datetime | None]

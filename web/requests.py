@@ -74,7 +74,8 @@ def show_request(reference: str) -> Any:
 @bp.post("/api/v1/requests")
 @login_required(*INTAKE_ROLES)
 def create_request_api() -> Any:
-    """Raise a service request from JSON; 201 with its reference, 422 listing every bad field."""
+    """Raise a service request from JSON; 201 with its reference and its job's status and day,
+    422 listing every bad field."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return problem_response(400, "Bad Request", "send a JSON object")
@@ -93,7 +94,12 @@ def create_request_api() -> Any:
         "priority": created.priority.value,
         "sla_response_due": _iso(created.sla_response_due),
         "sla_resolution_due": _iso(created.sla_resolution_due),
-        "job": {"reference": job.reference, "status": job.status.value},
+        "job": {
+            "reference": job.reference,
+            "status": job.status.value,
+            "service_date": _iso(job.service_date),
+            "no_date_reason": job.no_date_reason,
+        },
     }
     location = url_for("requests.show_request", reference=created.reference)
     return response, 201, {"Location": location}

@@ -2,10 +2,14 @@
 
 ``schemas`` says what a submission may contain (and maps the flat fields of
 forms and CSV files onto it), ``triage`` classifies it (priority, SLA dues,
-parts), and ``service`` records it. Dispatchers then confirm or correct the
-classification with ``triage``.
+parts), and ``service`` records it, triaged when its catalog item allows. The
+others wait in ``queue``, the triage queue, for a dispatcher to triage by hand.
 """
 
+from dispatch.intake.queue import QueuedJob as QueuedJob
+from dispatch.intake.queue import approve as approve
+from dispatch.intake.queue import triage_by_hand as triage_by_hand
+from dispatch.intake.queue import triage_queue as triage_queue
 from dispatch.intake.schemas import FLAT_FIELDS as FLAT_FIELDS
 from dispatch.intake.schemas import FORM_FIELDS as FORM_FIELDS
 from dispatch.intake.schemas import FieldError as FieldError
@@ -21,3 +25,4 @@ from dispatch.intake.service import submit_request as submit_request
 from dispatch.intake.service import visible_request as visible_request
 from dispatch.intake.triage import priority_for as priority_for
 from dispatch.intake.triage import triage as triage
+from dispatch.intake.triage import triage_gaps as triage_gaps

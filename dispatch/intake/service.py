@@ -4,6 +4,10 @@ The web form, the JSON API, the CSV import and the e-mail reader all hand a
 submission to ``submit_request``. It checks everything before writing
 anything, and reports every problem at once as an ``IntakeError`` of field
 errors, so a person fixing a form (or a CSV row) sees the whole list in one go.
+
+A request whose catalog item gives the planner everything (``triage_gaps`` finds
+nothing missing) is triaged on arrival and its job given a service date; the
+others wait, ``new``, in the triage queue (``dispatch.intake.queue``).
 """
 
 from __future__ import annotations
@@ -26,9 +30,17 @@ from dispatch.intake.schemas import (
     IntakeInput,
     SiteInput,
 )
-from dispatch.intake.triage import catalog_item, parts_for, priority_for, sla_dues
+from dispatch.intake.triage import (
+    catalog_item,
+    parts_for,
+    priority_for,
+    sla_dues,
+    triage,
+    triage_gaps,
+)
 from dispatch.models import CatalogItem, Customer, Job, ServiceRequest, Site, User
 from dispatch.references import next_intake_reference
+from dispatch.service_dates import Needs, assign_service_date, calendar, requested_day_refusal
 
 T = TypeVar("T")
 
@@ -72,15 +84,18 @@ def submit_request(
     Returns
     -------
     ServiceRequest
-        The flushed request; ``request.jobs`` holds its one new job.
+        The flushed request; ``request.jobs`` holds its one new job: ``triaged``
+        with a service date (or the reason there is none), ``awaiting_approval``,
+        or ``new`` in the triage queue when its catalog item cannot triage it.
 
     Raises
     ------
     IntakeError
         With every problem found: invalid fields, an unknown or inactive
-        catalog code, an address not found or that could not be checked.
+        catalog code, an address not found or that could not be checked, a
+        service date that cannot take the job.
     """
-    accepted = _check(session, data, geocoder)
+    accepted = _check(session, data, geocoder, now)
     item, submission = accepted.catalog_item, accepted.data
     priority = priority_for(submission.impact, submission.urgency)
     response_due, resolution_due = sla_dues(item, priority, now)
@@ -135,6 +150,11 @@ def submit_request(
     )
     session.add_all([site, request, job])
     session.flush()
+    if not triage_gaps(job):
+        triage(session, job)
+        if job.status == JobStatus.TRIAGED:
+            assign_service_date(session, job, now=now, requested=submission.service_date)
+            session.flush()
     return request
 
 
@@ -155,9 +175,9 @@ def visible_request(session: Session, reference: str, *, viewer: User) -> Servic
 
 
 def _check(
-    session: Session, data: Mapping[str, Any] | IntakeInput, geocoder: Geocoder
+    session: Session, data: Mapping[str, Any] | IntakeInput, geocoder: Geocoder, now: datetime
 ) -> _Accepted:
-    """Validate the submission, look up its catalog item and locate its site."""
+    """Validate the submission, look up its catalog item, locate its site, check its date."""
     errors: list[FieldError] = []
     submission: IntakeInput | None
     code: str | None
@@ -189,12 +209,33 @@ def _check(
         location, problem = _locate(site, geocoder)
         if problem is not None:
             errors.append(problem)
+    if submission is not None and submission.service_date is not None and item is not None:
+        problem = _date_problem(session, submission, item, now)
+        if problem is not None:
+            errors.append(problem)
 
     if errors:
         raise IntakeError(errors)
     # Each of these being missing left an error above.
     assert submission is not None and item is not None and location is not None
     return _Accepted(submission, item, *location)
+
+
+def _date_problem(
+    session: Session, submission: IntakeInput, item: CatalogItem, now: datetime
+) -> FieldError | None:
+    """Why the requested service date cannot take the job the submission would make, if so."""
+    assert submission.service_date is not None
+    _, resolution_due = sla_dues(item, priority_for(submission.impact, submission.urgency), now)
+    needs = Needs(
+        skills=frozenset(item.required_skills),
+        duration_min=item.default_duration_min,
+        window_start=submission.window_start,
+        window_end=submission.window_end,
+        sla_due=resolution_due,
+    )
+    refusal = requested_day_refusal(calendar(session, now=now), needs, submission.service_date)
+    return None if refusal is None else FieldError("service_date", refusal)
 
 
 def _valid_part(validate: Callable[[Any], T], value: Any) -> T | None:

@@ -1,7 +1,8 @@
 """Classification of a request: priority from impact and urgency, SLA dues, parts.
 
-Intake applies it when a request arrives; dispatchers confirm or correct it
-with ``triage``.
+Intake applies it when a request arrives, and triages the job right away when
+``triage_gaps`` finds nothing the planner would lack; dispatchers triage the
+others by hand with ``triage`` (through ``dispatch.intake.queue``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,31 @@ def priority_for(impact: Level, urgency: Level) -> Priority:
         medium; normal for high with low, medium with medium; low otherwise.
     """
     return _PRIORITIES[(impact, urgency)]
+
+
+def triage_gaps(job: Job) -> list[str]:
+    """What keeps a new job from being triaged automatically; empty when nothing does.
+
+    A catalog item gives the planner category, skills (none means any technician),
+    duration and parts; the request gives priority through impact and urgency.
+    Missing are: a catalog item, impact or urgency (jobs not raised through intake),
+    an SLA target of the item at the request's priority, or the item's own
+    ``manual_triage`` flag (work that needs a look before it can be planned).
+    """
+    request = job.request
+    item = request.catalog_item
+    gaps = []
+    if item is None:
+        gaps.append("no catalog item: choose the kind of service")
+    elif item.manual_triage:
+        gaps.append(f"catalog item {item.code} is triaged by hand")
+    if request.impact is None or request.urgency is None:
+        gaps.append("impact and urgency not given")
+    elif item is not None:
+        priority = priority_for(request.impact, request.urgency)
+        if item.sla_for(priority) is None:
+            gaps.append(f"catalog item {item.code} has no SLA target at {priority} priority")
+    return gaps
 
 
 def triage(

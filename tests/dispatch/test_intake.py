@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.enums import Channel, JobStatus, Level, Priority
 from dispatch.geocoding import CachedGeocoder, GeocodeResult, NominatimGeocoder
-from dispatch.intake import IntakeError, priority_for, submit_request, triage
+from dispatch.intake import IntakeError, priority_for, submit_request, triage, triage_gaps
 from dispatch.lifecycle import TransitionRefused
 from dispatch.models import CatalogItem, Customer, Event, ServiceRequest, SlaTarget
 from tests.fake_nominatim import FakeNominatim
-from tests.helpers import make_job
+from tests.helpers import make_job, make_technician
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 H, M, L = Level.HIGH, Level.MEDIUM, Level.LOW
@@ -41,7 +41,8 @@ class NoGeocoder:
 
 @pytest.fixture
 def catalog(engine: Engine) -> None:
-    """Seed a boiler repair with SLA targets, an approval-requiring install and a retired item.
+    """Seed a boiler repair with SLA targets, an approval-requiring install, a survey triaged
+    by hand, a retired item, and a technician who can do them all (weekdays 08:00-16:00).
 
     Written through a plain session (no event log), as reference data would be,
     so tests see only the events intake itself causes.
@@ -71,6 +72,18 @@ def catalog(engine: Engine) -> None:
             for p in Priority
         ],
     )
+    survey = CatalogItem(
+        code="SITE-SURVEY",
+        name="Site survey",
+        category="heating",
+        default_duration_min=90,
+        required_skills=["heating"],
+        manual_triage=True,
+        sla_targets=[
+            SlaTarget(priority=p, response_minutes=1440, resolution_minutes=10080)
+            for p in Priority
+        ],
+    )
     retired = CatalogItem(
         code="FAX-REPAIR",
         name="Fax repair",
@@ -79,7 +92,8 @@ def catalog(engine: Engine) -> None:
         active=False,
     )
     with Session(engine) as seeding:
-        seeding.add_all([boiler, heat_pump, retired])
+        seeding.add_all([boiler, heat_pump, survey, retired])
+        make_technician(seeding, code="T-HEAT").skills = ["gas", "heating", "heat-pump"]
         seeding.commit()
 
 
@@ -157,7 +171,11 @@ def test_request_with_coordinates_creates_request_site_and_job(
 
     [job] = request.jobs
     assert job.reference == "SR-2026-000001-1"
-    assert (job.status, job.priority, job.title) == (JobStatus.NEW, Priority.HIGH, "Boiler repair")
+    assert (job.status, job.priority, job.title) == (
+        JobStatus.TRIAGED,
+        Priority.HIGH,
+        "Boiler repair",
+    )
     assert (job.duration_min, job.required_skills) == (90, ["gas", "heating"])
     assert [(p.sku, p.quantity, p.position) for p in job.parts] == [
         ("GAS-VLV-15", 1, 0),
@@ -166,7 +184,8 @@ def test_request_with_coordinates_creates_request_site_and_job(
     assert job.site_id == site.id
     assert job.window_start == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
     assert job.window_end == datetime(2026, 3, 3, 11, 0, tzinfo=UTC)
-    assert str(job.service_date) == "2026-03-03"
+    assert str(job.service_date) == "2026-03-03", "the day the request asked for, kept"
+    assert job.no_date_reason is None
     assert job.sla_due == request.sla_resolution_due
 
     logged = {(e.entity_type, e.entity_id, e.action) for e in session.scalars(select(Event))}
@@ -175,6 +194,7 @@ def test_request_with_coordinates_creates_request_site_and_job(
         ("sites", str(site.id), "created"),
         ("service_requests", str(request.id), "created"),
         ("jobs", str(job.id), "created"),
+        ("jobs", str(job.id), "updated"),  # triaged at intake
         ("job_parts", f"{job.id}/GAS-VLV-15", "created"),
         ("job_parts", f"{job.id}/THERMO-CPL", "created"),
     }
@@ -196,15 +216,19 @@ def test_second_request_reuses_customer_and_takes_next_reference(
     assert count(session, "customers") == 1
 
 
-def test_priority_without_sla_target_leaves_dues_empty(session: Session, catalog: None) -> None:
-    """A priority the catalog item has no target for gives no SLA dues."""
+def test_priority_without_sla_target_leaves_dues_empty_and_job_in_queue(
+    session: Session, catalog: None
+) -> None:
+    """A priority the catalog item has no target for gives no SLA dues, so no automatic triage."""
     request = submit_request(
         session, submission(impact="low", urgency="low"), geocoder=NoGeocoder(), now=NOW
     )
 
     assert request.priority == Priority.LOW
     assert (request.sla_response_due, request.sla_resolution_due) == (None, None)
-    assert request.jobs[0].sla_due is None
+    [job] = request.jobs
+    assert (job.status, job.sla_due) == (JobStatus.NEW, None)
+    assert triage_gaps(job) == ["catalog item BOILER-REPAIR has no SLA target at low priority"]
 
 
 @pytest.mark.parametrize(
@@ -377,8 +401,10 @@ def test_triage_to_item_needing_approval_waits_for_approval(
     session: Session, catalog: None
 ) -> None:
     """A new item needing approval gives the job its fields and leaves it awaiting approval."""
-    request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
+    survey = submission(catalog_code="SITE-SURVEY")
+    request = submit_request(session, survey, geocoder=NoGeocoder(), now=NOW)
     [job] = request.jobs
+    assert job.status == JobStatus.NEW, "a survey is triaged by hand"
 
     triage(session, job, catalog_code="HEATPUMP-INSTALL")
     session.commit()
@@ -399,7 +425,8 @@ def test_triage_refuses_unknown_item_and_changes_nothing(
     session: Session, catalog: None, code: str
 ) -> None:
     """An unknown or malformed catalog code is a field error; the job stays new and unchanged."""
-    request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
+    survey = submission(catalog_code="SITE-SURVEY")
+    request = submit_request(session, survey, geocoder=NoGeocoder(), now=NOW)
     [job] = request.jobs
 
     with pytest.raises(IntakeError) as refused:
@@ -412,10 +439,9 @@ def test_triage_refuses_unknown_item_and_changes_nothing(
 
 
 def test_triage_refuses_job_that_is_not_new(session: Session, catalog: None) -> None:
-    """A job already triaged cannot be triaged again, and its priority is left alone."""
+    """A job triaged at intake cannot be triaged again, and its priority is left alone."""
     request = submit_request(session, submission(), geocoder=NoGeocoder(), now=NOW)
     [job] = request.jobs
-    triage(session, job)
 
     with pytest.raises(TransitionRefused, match="only new jobs"):
         triage(session, job, impact=L, urgency=L)

@@ -6,6 +6,8 @@ import json
 import time
 from base64 import b64encode
 from collections.abc import Callable
+from datetime import date, timedelta
+from datetime import time as clock
 from importlib import resources
 from typing import Any
 
@@ -16,13 +18,14 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from dispatch.catalog import load_catalog
+from dispatch.days import plannable_jobs
 from dispatch.db import utcnow
 from dispatch.enums import Role
-from dispatch.models import Customer, Event, Job, ServiceRequest, Site
+from dispatch.models import Customer, Event, Job, ServiceRequest, Site, WorkingHours
 from inventory.models import Part
 from mobile_api.http import SESSIONS_KEY
 from tests.fake_nominatim import FakeNominatim
-from tests.helpers import make_job
+from tests.helpers import make_job, make_technician
 from tests.web.conftest import ADDRESS, PASSWORD, PLACE, csrf_token
 
 VALID = {
@@ -65,13 +68,17 @@ def _count(app: Flask, model: type) -> int:
 
 
 def test_api_records_request_with_priority_and_sla(app: Flask, requester: FlaskClient) -> None:
-    """A valid JSON request gets 201, a reference, a computed priority and SLA dues."""
+    """A valid JSON request gets 201, a reference, a computed priority and SLA dues; with no
+    technician for it, its job is triaged without a day, and the answer says why."""
     response = requester.post("/api/v1/requests", json=VALID)
 
     assert response.status_code == 201, response.json
     body = _json(response)
     assert body["reference"].startswith("SR-") and body["priority"] == "high"
-    assert body["job"] == {"reference": body["reference"] + "-1", "status": "new"}
+    job = body["job"]
+    assert (job["reference"], job["status"]) == (body["reference"] + "-1", "triaged")
+    assert job["service_date"] is None
+    assert "no active technician with the skills gas, plumbing" in job["no_date_reason"]
     assert response.headers["Location"] == f"/requests/{body['reference']}"
     with app.extensions[SESSIONS_KEY]() as session:
         created = session.scalar(select(ServiceRequest))
@@ -79,6 +86,40 @@ def test_api_records_request_with_priority_and_sla(app: Flask, requester: FlaskC
         assert (created.sla_resolution_due - created.created_at).total_seconds() == 1440 * 60
         actors = set(session.scalars(select(Event.actor).where(Event.entity_type == "jobs")))
         assert actors == {"rita"}, "the event log names the signed-in user"
+
+
+def test_api_request_arrives_triaged_on_a_day_the_planner_reads(
+    app: Flask, requester: FlaskClient
+) -> None:
+    """With a technician for the work, the 201 answer shows the job triaged on a day, and that
+    day's plannable jobs include it."""
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        technician = make_technician(session)
+        technician.skills = ["gas", "plumbing"]
+        technician.working_hours = [
+            WorkingHours(weekday=d, start_time=clock(0), end_time=clock(23)) for d in range(7)
+        ]
+
+    response = requester.post("/api/v1/requests", json=VALID)
+
+    assert response.status_code == 201, response.json
+    job = _json(response)["job"]
+    assert (job["status"], job["no_date_reason"]) == ("triaged", None)
+    day = date.fromisoformat(job["service_date"])
+    today = utcnow().date()  # no service day is set up, so the area counts days in UTC
+    assert day in (today, today + timedelta(days=1)), "today, or tomorrow once today's shift ends"
+    with app.extensions[SESSIONS_KEY]() as session:
+        assert [j.reference for j in plannable_jobs(session, day)] == [job["reference"]]
+
+
+def test_api_refuses_a_service_date_too_far_ahead(app: Flask, requester: FlaskClient) -> None:
+    """A named service date the plan cannot reach is a 422 on service_date; no rows."""
+    response = requester.post("/api/v1/requests", json={**VALID, "service_date": "2999-01-01"})
+
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    [error] = _json(response)["errors"]
+    assert error["field"] == "service_date" and "more than 366 days ahead" in error["message"]
+    assert _rows(app) == [0, 0, 0, 0]
 
 
 def test_api_lists_every_bad_field_and_writes_nothing(app: Flask, requester: FlaskClient) -> None:
