@@ -5,6 +5,10 @@ Everything below is its public surface; modules whose names start with ``_`` are
 not, and may change without notice.
 """
 
+from optimizer._candidates import Candidate as Candidate
+from optimizer._candidates import apply_candidate as apply_candidate
+from optimizer._candidates import insertion_candidates as insertion_candidates
+from optimizer._candidates import why_no_candidate as why_no_candidate
 from optimizer._network import TravelMatrix as TravelMatrix
 from optimizer._network import travel_matrix as travel_matrix
 from optimizer.check import CheckReport as CheckReport

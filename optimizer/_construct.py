@@ -172,7 +172,7 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
         if evaluations >= MAX_EVALUATIONS or feasible >= CANDIDATES_COMPARED:
             break
         route = state.routes[technician]
-        for visits in _variants(state, technician, route, position, job):
+        for visits in variants(net, technician, route, position, job):
             evaluations += 1
             timing = evaluate(net, technician, visits)
             if timing is None or not state.stock_allows(technician, visits, timing):
@@ -214,15 +214,14 @@ def _candidates_by_detour(
     return list(zip(owner.tolist(), position.tolist(), strict=True))
 
 
-def _variants(
-    state: RoutesState, technician: int, route: list[int], position: int, job: int
+def variants(
+    net: Network, technician: int, route: list[int], position: int, job: int
 ) -> list[list[int]]:
     """The route with the job at ``position``; if the van lacks its parts, also via a warehouse.
 
     A warehouse call is only added when no earlier call on the route can pick the
     parts up (the schedule adds shortfalls to the latest earlier call).
     """
-    net = state.net
     plain = [*route[:position], job, *route[position:]]
     parts = net.problem.jobs[job].parts
     if not parts or any(not net.is_job(v) for v in route[:position]):

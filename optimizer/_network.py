@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.problem import Problem
+from optimizer.problem import Location, Problem
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,7 @@ class TravelMatrix:
 def travel_matrix(problem: Problem) -> TravelMatrix:
     """Compute the day's travel matrix once, every leg afterwards being a lookup."""
     technicians = problem.technicians
-    points = (
-        [j.location for j in problem.jobs]
-        + [w.location for w in problem.warehouses]
-        + [t.start for t in technicians]
-        + [t.end for t in technicians]
-    )
+    points = places(problem)
     first_warehouse = len(problem.jobs)
     first_start = first_warehouse + len(problem.warehouses)
     first_end = first_start + len(technicians)
@@ -49,6 +44,16 @@ def travel_matrix(problem: Problem) -> TravelMatrix:
         warehouse={w.id: first_warehouse + i for i, w in enumerate(problem.warehouses)},
         start={t.id: first_start + i for i, t in enumerate(technicians)},
         end={t.id: first_end + i for i, t in enumerate(technicians)},
+    )
+
+
+def places(problem: Problem) -> list[Location]:
+    """Where each node is, in node order: jobs, warehouses, technician starts, then ends."""
+    return (
+        [j.location for j in problem.jobs]
+        + [w.location for w in problem.warehouses]
+        + [t.start for t in problem.technicians]
+        + [t.end for t in problem.technicians]
     )
 
 
@@ -66,7 +71,12 @@ class Network:
     n_warehouses: int
 
     @classmethod
-    def build(cls, problem: Problem) -> Network:
+    def build(cls, problem: Problem, travel: NDArray[np.int64] | None = None) -> Network:
+        """The network of ``problem``; ``travel`` replaces the whole day's matrix when given.
+
+        A caller that needs only a few legs (``_candidates``, answering a dispatcher
+        on the phone) fills just those, rather than wait for every pair of the day.
+        """
         far = 10**12
         service = [j.service for j in problem.jobs] + [
             w.pickup_service for w in problem.warehouses
@@ -78,7 +88,7 @@ class Network:
         ends += [w.hours.end - w.pickup_service for w in problem.warehouses]
         return cls(
             problem=problem,
-            travel=travel_matrix(problem).ticks,
+            travel=travel_matrix(problem).ticks if travel is None else travel,
             service=service,
             window_start=starts,
             window_end=ends,

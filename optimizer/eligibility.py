@@ -28,18 +28,28 @@ class Eligibility:
 
 def eligibility(net: Network) -> Eligibility:
     """Compute the eligible technicians of every job of ``net.problem``."""
-    problem = net.problem
-    everyone = range(len(problem.technicians))
     allowed: list[tuple[int, ...]] = []
     excluded: dict[int, Unassigned] = {}
-    for j, job in enumerate(problem.jobs):
-        skilled = [t for t in everyone if may_serve(problem.technicians[t], job)]
-        timely = [t for t in skilled if _fits_alone(net, t, j, with_parts=False)]
-        ready = [t for t in timely if _fits_alone(net, t, j, with_parts=True)]
-        allowed.append(tuple(ready))
-        if not ready:
-            excluded[j] = _why(net, job, skilled, timely)
+    for j in range(len(net.problem.jobs)):
+        ready, reason = job_eligibility(net, j)
+        allowed.append(ready)
+        if reason is not None:
+            excluded[j] = reason
     return Eligibility(tuple(allowed), excluded)
+
+
+def job_eligibility(net: Network, job: int) -> tuple[tuple[int, ...], Unassigned | None]:
+    """The technicians eligible for the job of node ``job``, and the reason when there are none.
+
+    Only the legs between each skilled technician's start and end, the job and the
+    warehouses are read, so ``net`` may hold just those (see ``_candidates``).
+    """
+    problem = net.problem
+    one = problem.jobs[job]
+    skilled = [t for t, tech in enumerate(problem.technicians) if may_serve(tech, one)]
+    timely = [t for t in skilled if _fits_alone(net, t, job, with_parts=False)]
+    ready = tuple(t for t in timely if _fits_alone(net, t, job, with_parts=True))
+    return ready, None if ready else _why(net, one, skilled, timely)
 
 
 def may_serve(technician: Technician, job: Job) -> bool:

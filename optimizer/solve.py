@@ -139,7 +139,7 @@ def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -
 def _solution(net: Network, allowed: Eligibility, state: RoutesState) -> Solution:
     problem = net.problem
     routes = tuple(
-        _route(net, technician, state.routes[technician], timing)
+        timed_route(net, technician, state.routes[technician], timing)
         for technician, timing in enumerate(state.timings)
         if timing is not None and state.routes[technician]
     )
@@ -152,7 +152,8 @@ def _solution(net: Network, allowed: Eligibility, state: RoutesState) -> Solutio
     return Solution(routes, unassigned)
 
 
-def _route(net: Network, technician: int, visits: list[int], timing: Timing) -> Route:
+def timed_route(net: Network, technician: int, visits: list[int], timing: Timing) -> Route:
+    """The technician's route as the plan states it: ``visits`` at ``timing``, break included."""
     problem = net.problem
     stops = []
     for position, node in enumerate(visits):
