@@ -312,8 +312,14 @@ def adopt(
 ) -> None:
     """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
 
-    Jobs a re-timed route cannot keep are inserted again wherever they fit.
+    Jobs a re-timed route cannot keep are inserted again wherever they fit. OR-Tools'
+    model does not know jobs under way: routes that do not open with them are refused as
+    a whole, since keeping one old route beside the group's new ones would visit the jobs
+    it shares with them twice.
     """
+    opening = [state.routes[t][: state.fixed[t]] for t in vehicles]
+    if any(visits[: len(fixed)] != fixed for visits, fixed in zip(routes, opening, strict=True)):
+        return
     before = state.score()
     saved = state.snapshot()
     elsewhere = {
@@ -323,8 +329,6 @@ def adopt(
         state.clear(technician)
     for technician, visits in zip(vehicles, routes, strict=True):
         visits = [v for v in visits if not (net.is_job(v) and v in elsewhere)]
-        if visits[: state.fixed[technician]] != state.routes[technician]:
-            visits = saved.routes[technician]  # fixed jobs must open the route
         state.commit_valid_prefix(technician, visits)
     construct(net, allowed, state)
     if state.score() > before:

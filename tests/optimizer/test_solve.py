@@ -384,6 +384,28 @@ def test_fixed_jobs_open_the_route_in_their_order(seconds: float) -> None:
     ]
 
 
+def test_jobs_under_way_on_a_shipped_day_survive_the_search(oslo: Solved) -> None:
+    """On oslo-5x30 with two jobs under way, one second of search keeps them first, once each.
+
+    OR-Tools' model does not know jobs under way: a group's routes that did not open with
+    them once kept the old route beside the new ones, visiting the jobs they share twice.
+    """
+    t01 = oslo.problem.technician("T-01")
+    problem = replace(
+        oslo.problem,
+        technicians=tuple(
+            replace(t, fixed_jobs=("J-0019", "J-0014")) if t is t01 else t
+            for t in oslo.problem.technicians
+        ),
+    )
+
+    solution = plan(problem, 1.0, workers=1)
+
+    assert_sound(problem, solution)
+    route = solution.route_of("T-01")
+    assert route is not None and route.job_ids[:2] == ("J-0019", "J-0014")
+
+
 # --- re-planning and determinism -------------------------------------------------------------
 
 
