@@ -86,6 +86,10 @@ def day_refusal(cal: Calendar, needs: Needs, day: date) -> str | None:
         return f"it is before today ({cal.today})"
     if (day - cal.today).days > MAX_DAYS_AHEAD:
         return f"it is more than {MAX_DAYS_AHEAD} days ahead"
+    skilled = [t for t in cal.technicians if needs.skills <= set(t.skills)]
+    who = f"technician with the skills {', '.join(sorted(needs.skills))}" if needs.skills else ""
+    if not skilled:  # first: no other cause matters while this one holds
+        return f"no active {who or 'technician'}"
     day_start = datetime.combine(day, time.min, tzinfo=cal.zone)
     if needs.sla_due is not None and day_start > needs.sla_due:
         return f"it is after the SLA resolution due {_local(needs.sla_due, cal.zone)}"
@@ -94,10 +98,6 @@ def day_refusal(cal: Calendar, needs: Needs, day: date) -> str | None:
         needs.window_start is not None and needs.window_start > day_end
     ):
         return f"its window ({_window(needs, cal.zone)}) is not open that day"
-    skilled = [t for t in cal.technicians if needs.skills <= set(t.skills)]
-    who = f"technician with the skills {', '.join(sorted(needs.skills))}" if needs.skills else ""
-    if not skilled:
-        return f"no active {who or 'technician'}"
     shifts = [shift for t in skilled if (shift := t.shift_on(day)) is not None]
     if not shifts:
         return f"no {who or 'technician'} works that day"

@@ -12,10 +12,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.days import plannable_jobs
+from dispatch.enums import JobStatus, Priority
 from dispatch.geocoding import GeocodeResult, GeocodingError, NominatimGeocoder
-from dispatch.models import CatalogItem, Job, ServiceRequest, Site
+from dispatch.intake import triage_queue
+from dispatch.models import CatalogItem, Job, ServiceRequest, Site, SlaTarget
 from dispatch.request_import import COLUMNS, CsvImportError, import_requests
 from tests.fake_nominatim import FakeNominatim
+from tests.helpers import make_technician
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 HEADER = "requester_name,latitude,longitude,catalog_code,impact,urgency"
@@ -64,6 +68,32 @@ def test_good_file_records_every_row(session: Session) -> None:
     """A clean file records one request per row."""
     assert run(session, f"{HEADER}\n{GOOD_ROW}\n{GOOD_ROW}\n") == []
     assert rows_written(session) == [2, 2, 2]
+
+
+def test_rows_are_triaged_and_dated_when_the_catalog_allows(session: Session) -> None:
+    """A row for an item with SLA targets arrives triaged on a day a plumber works (Monday is
+    today, in UTC as no service day is set up); a LEAK row, without SLA, waits in the queue."""
+    session.add(
+        CatalogItem(
+            code="TAP",
+            name="Tap",
+            category="plumbing",
+            default_duration_min=30,
+            required_skills=["plumbing"],
+            sla_targets=[
+                SlaTarget(priority=Priority.LOW, response_minutes=60, resolution_minutes=600)
+            ],
+        )
+    )
+    make_technician(session).skills = ["plumbing"]
+    session.commit()
+
+    assert run(session, f"{HEADER}\nBo,59.9,10.7,TAP,low,low\n{GOOD_ROW}\n") == []
+
+    tap, leak = session.scalars(select(Job).order_by(Job.id))
+    assert (tap.status, tap.service_date) == (JobStatus.TRIAGED, NOW.date())
+    assert plannable_jobs(session, NOW.date()) == [tap]
+    assert [queued.job for queued in triage_queue(session)] == [leak]
 
 
 @pytest.mark.parametrize(
