@@ -71,6 +71,10 @@ def _optimizer_imports(path: Path) -> list[tuple[str, str]]:
         "TravelModel",
         "travel_matrix",
         "may_serve",
+        "insertion_candidates",
+        "Candidate",
+        "apply_candidate",
+        "why_no_candidate",
     ],
 )
 def test_public_names_come_from_the_package(name: str) -> None:
