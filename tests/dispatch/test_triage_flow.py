@@ -296,6 +296,25 @@ def test_request_needing_approval_waits_then_gets_a_day_when_approved(
     assert [j.id for j in plannable_jobs(session, TUESDAY)] == [job.id]
 
 
+def test_approval_keeps_the_requested_day_until_it_has_passed(
+    session: Session, area: Technician
+) -> None:
+    """Approved in time, a job keeps the day its request named; approved after it, it gets the
+    first day that can take it."""
+    in_time = submit(session, oslo(MONDAY, 7), catalog_code="HEAT-PUMP", service_date="2026-03-04")
+    too_late = submit(
+        session, oslo(MONDAY, 7), catalog_code="HEAT-PUMP", service_date="2026-03-03"
+    )
+    assert (in_time.service_date, too_late.service_date) == (WEDNESDAY, TUESDAY)
+
+    approve(session, in_time, now=oslo(TUESDAY, 12))
+    approve(session, too_late, now=oslo(WEDNESDAY, 9))
+    session.commit()
+
+    assert (in_time.status, in_time.service_date) == (JobStatus.TRIAGED, WEDNESDAY)
+    assert (too_late.status, too_late.service_date) == (JobStatus.TRIAGED, WEDNESDAY)
+
+
 def test_queue_lists_what_intake_could_not_triage_oldest_first(
     session: Session, area: Technician
 ) -> None:
