@@ -8,7 +8,7 @@ from enum import StrEnum
 # unassigned jobs by it): one vocabulary, the optimizer's.
 from optimizer import Priority
 
-__all__ = ["Channel", "HoldReason", "JobStatus", "Level", "Priority", "Role"]
+__all__ = ["Channel", "HoldReason", "JobStatus", "Level", "Priority", "Role", "RunState"]
 
 
 class Role(StrEnum):
@@ -56,3 +56,13 @@ class HoldReason(StrEnum):
     AWAITING_PARTS = "awaiting_parts"
     AWAITING_APPROVAL = "awaiting_approval"
     AWAITING_CUSTOMER = "awaiting_customer"
+
+
+class RunState(StrEnum):
+    """Where an optimization run of a service day stands (``dispatch.planning.runs``)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

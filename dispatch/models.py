@@ -19,12 +19,13 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dbtypes import BigIntPK, str_enum
 from dispatch.db import Base, utcnow
-from dispatch.enums import Channel, HoldReason, JobStatus, Level, Priority, Role
+from dispatch.enums import Channel, HoldReason, JobStatus, Level, Priority, Role, RunState
 
 
 class User(Base):
@@ -399,3 +400,47 @@ class ReferenceCounter(Base):
 
     series: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(default=0)
+
+
+#: Condition of the partial unique index that allows one active run per service day.
+ACTIVE_RUN_CONDITION = "state IN ('queued', 'running')"
+
+
+class PlanRun(Base):
+    """One optimization of a service day: its state and the best plan found so far.
+
+    The database allows at most one queued or running run per day (a partial unique
+    index), so two dispatchers asking at once cannot start two solves of the same day.
+    Not audited: the search reports progress many times a second, and the row keeps its
+    own history (who asked, when it started and ended, why it failed).
+    """
+
+    __tablename__ = "plan_runs"
+    __table_args__ = (
+        CheckConstraint("time_limit_s > 0", name="positive_time_limit"),
+        Index(
+            "ix_plan_runs_one_active_per_day",
+            "service_date",
+            unique=True,
+            sqlite_where=text(ACTIVE_RUN_CONDITION),
+            postgresql_where=text(ACTIVE_RUN_CONDITION),
+        ),
+    )
+    __audited__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_date: Mapped[date]
+    state: Mapped[RunState] = mapped_column(str_enum(RunState), default=RunState.QUEUED)
+    # Who asked; None when the scheduler did.
+    requested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    time_limit_s: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # The best plan found so far (lower scores are better), as the search reports it.
+    best_score: Mapped[float | None]
+    served: Mapped[int | None]
+    elapsed_s: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)

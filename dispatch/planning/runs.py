@@ -1,0 +1,211 @@
+"""The run record of an optimization: one state table, enforced here and nowhere else.
+
+queued -> running -> succeeded | failed | cancelled; a queued run can also be
+cancelled, or failed when it can never start (its queue job is lost). Succeeded,
+failed and cancelled are final. At most one run per service day is active (queued
+or running): the database's partial unique index decides, so two requests racing
+for the same day cannot both win.
+
+Functions change the record and flush; the caller's transaction commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dispatch.db import utcnow
+from dispatch.enums import RunState
+from dispatch.models import PlanRun
+
+R = RunState
+
+ACTIVE: frozenset[RunState] = frozenset({R.QUEUED, R.RUNNING})
+
+#: Every allowed move; the final states allow none.
+RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    R.QUEUED: frozenset({R.RUNNING, R.FAILED, R.CANCELLED}),
+    R.RUNNING: frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED}),
+    R.SUCCEEDED: frozenset(),
+    R.FAILED: frozenset(),
+    R.CANCELLED: frozenset(),
+}
+
+
+class RunNotFound(LookupError):
+    """No run has the given id."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        super().__init__(f"no plan run with id {run_id}")
+
+
+class RunInProgress(Exception):
+    """A day already has an active run; the API answers 409 naming it."""
+
+    def __init__(self, active: PlanRun) -> None:
+        self.run_id = active.id
+        self.state = active.state
+        self.service_date = active.service_date
+        super().__init__(
+            f"run {active.id} for {active.service_date.isoformat()} is already {active.state}"
+        )
+
+
+class RunTransitionRefused(Exception):
+    """A state change the run's table does not allow; nothing changed."""
+
+    def __init__(self, run: PlanRun, target: RunState) -> None:
+        self.run_id = run.id
+        self.current = run.state
+        self.target = target
+        self.allowed = sorted(RUN_TRANSITIONS[run.state])
+        allowed = ", ".join(self.allowed) or "none (final state)"
+        super().__init__(
+            f"run {run.id} cannot go from {run.state} to {target}; "
+            f"it is {run.state}, allowed next: {allowed}"
+        )
+
+
+def request_run(
+    session: Session, day: date, *, time_limit_s: int, requested_by: int | None
+) -> PlanRun:
+    """Record a queued run for ``day``, unless the day already has an active one.
+
+    Parameters
+    ----------
+    day
+        The service day to plan.
+    time_limit_s
+        How long the search may run, in whole seconds (positive).
+    requested_by
+        Id of the user who asked; None for the scheduler.
+
+    Raises
+    ------
+    RunInProgress
+        The day has a queued or running run (possibly one a concurrent transaction
+        has just committed); it carries that run's id and state.
+    ValueError
+        ``time_limit_s`` is not positive.
+    """
+    if time_limit_s <= 0:
+        raise ValueError(f"time limit must be a positive number of seconds, not {time_limit_s}")
+    run = PlanRun(
+        service_date=day, state=R.QUEUED, time_limit_s=time_limit_s, requested_by_id=requested_by
+    )
+    _begin_sqlite_transaction(session)
+    try:
+        # The savepoint keeps the caller's transaction usable after the unique index refuses.
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        active = active_run(session, day)
+        if active is None:  # another constraint (e.g. an unknown user): not ours to explain
+            raise
+        raise RunInProgress(active) from None
+    return run
+
+
+def active_run(session: Session, day: date) -> PlanRun | None:
+    """The queued or running run of ``day``, if there is one."""
+    return session.scalars(
+        select(PlanRun).where(PlanRun.service_date == day, PlanRun.state.in_(ACTIVE))
+    ).one_or_none()
+
+
+def start_run(session: Session, run_id: int) -> PlanRun:
+    """A worker took the run: it is running from now."""
+    run = _move(session, run_id, R.RUNNING)
+    run.started_at = utcnow()
+    session.flush()
+    return run
+
+
+def record_progress(
+    session: Session, run_id: int, *, score: float, served: int, elapsed_s: float
+) -> bool:
+    """Keep the search's new best, if it is better than the stored one.
+
+    Ignored (returns False) when the run is no longer running, e.g. a message that
+    arrives after the run was cancelled, or when ``score`` does not improve on the
+    best so far (lower is better). Returns True when the record changed. One
+    conditional UPDATE decides, so a cancel committed meanwhile is never overwritten.
+    """
+    improved = session.scalar(
+        update(PlanRun)
+        .where(
+            PlanRun.id == run_id,
+            PlanRun.state == R.RUNNING,
+            or_(PlanRun.best_score.is_(None), PlanRun.best_score > score),
+        )
+        .values(best_score=score, served=served, elapsed_s=elapsed_s)
+        .returning(PlanRun.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    if improved is None:
+        _get(session, run_id)  # an unknown id is an error, not an ignored message
+        return False
+    return True
+
+
+def finish_run(session: Session, run_id: int) -> PlanRun:
+    """The search ended and its best plan is kept."""
+    return _end(session, run_id, R.SUCCEEDED)
+
+
+def fail_run(session: Session, run_id: int, error: str) -> PlanRun:
+    """The run could not finish (or never started); ``error`` says why, for the dispatcher."""
+    if not error.strip():
+        raise ValueError("a failed run needs an error message")
+    run = _end(session, run_id, R.FAILED)
+    run.error = error
+    session.flush()
+    return run
+
+
+def cancel_run(session: Session, run_id: int) -> PlanRun:
+    """Stop a queued or running run; progress reported later is ignored."""
+    return _end(session, run_id, R.CANCELLED)
+
+
+def _end(session: Session, run_id: int, target: RunState) -> PlanRun:
+    run = _move(session, run_id, target)
+    run.finished_at = utcnow()
+    session.flush()
+    return run
+
+
+def _move(session: Session, run_id: int, target: RunState) -> PlanRun:
+    # Locked and read afresh on PostgreSQL: a cancel and a finish racing are checked in turn.
+    run = _get(session, run_id, lock=True)
+    if target not in RUN_TRANSITIONS[run.state]:
+        raise RunTransitionRefused(run, target)
+    run.state = target
+    return run
+
+
+def _get(session: Session, run_id: int, *, lock: bool = False) -> PlanRun:
+    run = session.get(PlanRun, run_id, with_for_update=lock, populate_existing=lock)
+    if run is None:
+        raise RunNotFound(run_id)
+    return run
+
+
+def _begin_sqlite_transaction(session: Session) -> None:
+    """Make sure SQLite has a real transaction open before a savepoint.
+
+    The sqlite3 driver sends BEGIN only before its first write. A SAVEPOINT sent
+    first would itself become the outermost transaction, and releasing it would
+    commit the caller's work early.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    driver_connection = connection.connection.driver_connection
+    if driver_connection is not None and not driver_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
