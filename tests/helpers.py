@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, time
+from time import sleep
+from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.enums import Channel, JobStatus, Priority
 from dispatch.models import CatalogItem, Job, ServiceRequest, Site, Technician, WorkingHours
+
+T = TypeVar("T")
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -81,3 +87,39 @@ def count_rows(database_url: str, model: type) -> int:
     engine.dispose()
     assert result is not None
     return result
+
+
+def race(
+    sessions: sessionmaker[Session], count: int, work: Callable[[Session], T], *, hold_s: float
+) -> list[T]:
+    """What ``work`` returns in ``count`` threads started at once, each in its own session.
+
+    Each thread keeps its transaction open ``hold_s`` seconds after ``work`` and then
+    commits, so the others must wait on whatever it locked. An exception in any thread
+    fails the calling test.
+    """
+    barrier = threading.Barrier(count)
+    results: list[T] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            with sessions() as session:
+                barrier.wait(timeout=10)
+                result = work(session)
+                sleep(hold_s)
+                session.commit()
+            with lock:
+                results.append(result)
+        except BaseException as exc:  # noqa: BLE001 - the main thread reports it in its assert
+            with lock:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []
+    return results

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 
 import pytest
@@ -26,6 +24,7 @@ from dispatch.planning import (
     request_run,
     start_run,
 )
+from tests.helpers import race
 
 DAY = date(2026, 12, 1)
 OTHER_DAY = date(2026, 12, 2)
@@ -245,35 +244,14 @@ def test_concurrent_requests_for_one_day_start_one_run(
     """Two transactions asking at once: one run is queued, the other is told which it is."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite serializes all writers; the race is PostgreSQL's to prove")
-    barrier = threading.Barrier(2)
-    outcomes: list[PlanRun | RunInProgress] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
 
-    def request() -> None:
+    def request(session: Session) -> PlanRun | RunInProgress:
         try:
-            with sessions() as session:
-                barrier.wait(timeout=10)
-                try:
-                    run = request_run(session, DAY, time_limit_s=30, requested_by=None)
-                    time.sleep(0.2)  # keep the transaction open: the other insert must wait
-                    session.commit()
-                    outcome: PlanRun | RunInProgress = run
-                except RunInProgress as refused:
-                    outcome = refused
-            with lock:
-                outcomes.append(outcome)
-        except BaseException as exc:  # noqa: BLE001 - the main thread reports it in its assert
-            with lock:
-                failures.append(exc)
+            return request_run(session, DAY, time_limit_s=30, requested_by=None)
+        except RunInProgress as refused:
+            return refused
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert failures == []
+    outcomes = race(sessions, 2, request, hold_s=0.2)  # the other insert must wait
     runs = [outcome for outcome in outcomes if isinstance(outcome, PlanRun)]
     refusals = [outcome for outcome in outcomes if isinstance(outcome, RunInProgress)]
     assert (len(runs), len(refusals)) == (1, 1)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.models import ReferenceCounter
 from dispatch.references import is_intake_reference, next_intake_reference, next_reference
-from tests.helpers import make_job
+from tests.helpers import make_job, race
 
 THREADS = 8
 
@@ -46,35 +42,6 @@ def test_rolled_back_number_is_handed_out_again(sessions: sessionmaker[Session])
         assert next_reference(session, "SR", year=2026) == "SR-2026-000002"
 
 
-def _race(sessions: sessionmaker[Session], take: Callable[[Session], str]) -> list[str]:
-    """References taken by ``THREADS`` threads at once, each in its own committed transaction."""
-    barrier = threading.Barrier(THREADS)
-    references: list[str] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def take_one() -> None:
-        try:
-            with sessions() as session:
-                barrier.wait(timeout=10)
-                reference = take(session)
-                time.sleep(0.05)  # keep the transaction open: the others must wait on the lock
-                session.commit()
-            with lock:
-                references.append(reference)
-        except BaseException as exc:  # noqa: BLE001 - the main thread reports it in its assert
-            with lock:
-                failures.append(exc)
-
-    threads = [threading.Thread(target=take_one) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert failures == []
-    return references
-
-
 @pytest.mark.postgresql_only
 def test_concurrent_callers_get_distinct_consecutive_numbers(
     engine: Engine, sessions: sessionmaker[Session]
@@ -83,7 +50,9 @@ def test_concurrent_callers_get_distinct_consecutive_numbers(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
 
-    references = _race(sessions, lambda session: next_reference(session, "SR", year=2026))
+    references = race(
+        sessions, THREADS, lambda session: next_reference(session, "SR", year=2026), hold_s=0.05
+    )
 
     assert sorted(references) == [f"SR-2026-{n:06d}" for n in range(1, THREADS + 1)]
     with sessions() as session:
@@ -102,7 +71,9 @@ def test_concurrent_intake_callers_skip_an_imported_number_once(
         make_job(session, reference="SR-2026-000003-1")
         session.commit()
 
-    references = _race(sessions, lambda session: next_intake_reference(session, year=2026))
+    references = race(
+        sessions, THREADS, lambda session: next_intake_reference(session, year=2026), hold_s=0.05
+    )
 
     expected = [n for n in range(1, THREADS + 2) if n != 3]
     assert sorted(references) == [f"SR-2026-{n:06d}" for n in expected]
