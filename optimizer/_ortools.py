@@ -43,6 +43,7 @@ class Subproblem:
     jobs: tuple[int, ...]  # job nodes of the network
     allowed: Mapping[int, tuple[int, ...]]  # job node -> OR-Tools vehicles that may serve it
     routes: tuple[tuple[int, ...], ...]  # start routes per OR-Tools vehicle, network nodes
+    fixed: tuple[tuple[int, ...], ...]  # jobs under way opening each vehicle's route, in order
     break_starts: tuple[int | None, ...]  # break start in each start route
     stock: tuple[Mapping[str, int], ...]  # per warehouse, what the group may pick up
 
@@ -93,6 +94,7 @@ def improve(
     _add_parts(model, manager, net, sub, nodes)
     _restrict_vehicles(model, manager, sub, nodes)
     _add_disjunctions(model, manager, net, sub, nodes)
+    _pin_jobs_under_way(model, manager, sub)
     _add_sla(time_dimension, manager, net, sub)
     if progress is not None:
         _report_progress(model, net, sub, progress)
@@ -295,6 +297,26 @@ def _add_disjunctions(
         model.AddDisjunction([manager.NodeToIndex(node)], penalty)
     for node in nodes.pickup.values():
         model.AddDisjunction([manager.NodeToIndex(node)], 0)
+
+
+def _pin_jobs_under_way(
+    model: pywrapcp.RoutingModel, manager: pywrapcp.RoutingIndexManager, sub: Subproblem
+) -> None:
+    """Jobs under way open their vehicle's route, in their order, and are always served.
+
+    Without this OR-Tools moves them like any other job, and every plan it finds for a
+    group holding one would have to be thrown away. ``VehicleVar`` without ``-1`` makes
+    the job mandatory despite its disjunction.
+    """
+    solver = model.solver()
+    node_of = {job: node for node, job in enumerate(sub.jobs)}
+    for vehicle, fixed in enumerate(sub.fixed):
+        previous = model.Start(vehicle)
+        for job in fixed:
+            index = manager.NodeToIndex(node_of[job])
+            model.VehicleVar(index).SetValues([vehicle])
+            solver.Add(model.NextVar(previous) == index)
+            previous = index
 
 
 def _add_sla(

@@ -288,6 +288,7 @@ def subproblem(
         jobs=tuple(jobs),
         allowed={j: tuple(local[t] for t in allowed.allowed[j] if t in local) for j in jobs},
         routes=routes,
+        fixed=tuple(tuple(state.routes[t][: state.fixed[t]]) for t in vehicles),
         break_starts=break_starts,
         stock=tuple(stock),
     )
@@ -312,10 +313,10 @@ def adopt(
 ) -> None:
     """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
 
-    Jobs a re-timed route cannot keep are inserted again wherever they fit. OR-Tools'
-    model does not know jobs under way: routes that do not open with them are refused as
-    a whole, since keeping one old route beside the group's new ones would visit the jobs
-    it shares with them twice.
+    Jobs a re-timed route cannot keep are inserted again wherever they fit. The model
+    pins jobs under way to the head of their routes; routes that still do not open with
+    them are refused as a whole, since keeping one old route beside the group's new ones
+    would visit the jobs it shares with them twice.
     """
     opening = [state.routes[t][: state.fixed[t]] for t in vehicles]
     if any(visits[: len(fixed)] != fixed for visits, fixed in zip(routes, opening, strict=True)):

@@ -11,14 +11,25 @@ import pytest
 
 from optimizer._construct import RoutesState, construct
 from optimizer._network import Network
-from optimizer._ortools import improve
+from optimizer._ortools import SearchVariant, improve
 from optimizer._ruin import AVERAGE_REMOVED, MAX_STRING, ruin
 from optimizer._schedule import evaluate
 from optimizer._search import DESCENT, subproblem
 from optimizer.eligibility import eligibility
 from optimizer.io import read_problem
 from optimizer.problem import Problem
-from tests.optimizer.conftest import SCENARIOS, SOLOMON, day, job, technician
+from tests.optimizer.conftest import (
+    EAST,
+    HOME_EAST,
+    HOME_WEST,
+    NORTH,
+    SCENARIOS,
+    SOLOMON,
+    WEST,
+    day,
+    job,
+    technician,
+)
 
 SEEDS = range(40)
 
@@ -134,6 +145,34 @@ def test_nothing_to_remove_when_every_job_is_under_way() -> None:
     state = built.snapshot()
     assert ruin(state, everyone(net), random.Random(0)) == 0
     assert state.routes == built.routes
+
+
+@pytest.mark.parametrize(
+    "variant", [DESCENT, SearchVariant(from_routes=False)], ids=["from-routes", "own-start"]
+)
+def test_or_tools_keeps_jobs_under_way_first_in_their_order(variant: SearchVariant) -> None:
+    """OR-Tools opens T-1's route with its jobs under way, in order, though the reverse is shorter.
+
+    It must, from our routes and from a first solution of its own: a group plan that moved
+    them would be thrown away whole.
+    """
+    problem = day(
+        [
+            technician("T-1", home=HOME_WEST, end=HOME_EAST, fixed=("J-FAR", "J-NEAR")),
+            technician("T-2", home=HOME_EAST),
+        ],
+        [job("J-NEAR", WEST), job("J-FAR", EAST), job("J-Z", NORTH)],
+    )
+    net, built = constructed(problem)
+    ids = [j.id for j in problem.jobs]  # a job's node is its index
+    far, near = ids.index("J-FAR"), ids.index("J-NEAR")
+    sub = subproblem(net, eligibility(net), built, everyone(net))
+
+    routes = improve(net, sub, variant, time_limit_s=2)
+
+    assert routes is not None
+    assert routes[0][:2] == [far, near]
+    assert sorted(v for route in routes for v in route if net.is_job(v)) == list(range(net.n_jobs))
 
 
 def test_descent_after_a_ruin_serves_the_jobs_again_and_stops_by_itself() -> None:
