@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -238,12 +238,8 @@ def test_an_unknown_run_is_reported(session: Session) -> None:
 
 
 @pytest.mark.postgresql_only
-def test_concurrent_requests_for_one_day_start_one_run(
-    engine: Engine, sessions: sessionmaker[Session]
-) -> None:
+def test_concurrent_requests_for_one_day_start_one_run(sessions: sessionmaker[Session]) -> None:
     """Two transactions asking at once: one run is queued, the other is told which it is."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serializes all writers; the race is PostgreSQL's to prove")
 
     def request(session: Session) -> PlanRun | RunInProgress:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.models import ReferenceCounter
@@ -44,12 +44,9 @@ def test_rolled_back_number_is_handed_out_again(sessions: sessionmaker[Session])
 
 @pytest.mark.postgresql_only
 def test_concurrent_callers_get_distinct_consecutive_numbers(
-    engine: Engine, sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session],
 ) -> None:
     """Eight threads with their own sessions, racing to create the series, get numbers 1 to 8."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
-
     references = race(
         sessions, THREADS, lambda session: next_reference(session, "SR", year=2026), hold_s=0.05
     )
@@ -62,11 +59,9 @@ def test_concurrent_callers_get_distinct_consecutive_numbers(
 
 @pytest.mark.postgresql_only
 def test_concurrent_intake_callers_skip_an_imported_number_once(
-    engine: Engine, sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session],
 ) -> None:
     """Racing intake callers all skip a number an imported job uses, and none gets it twice."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serializes all writers; the row lock is PostgreSQL's to prove")
     with sessions() as session:
         make_job(session, reference="SR-2026-000003-1")
         session.commit()
