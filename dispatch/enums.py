@@ -8,7 +8,16 @@ from enum import StrEnum
 # unassigned jobs by it): one vocabulary, the optimizer's.
 from optimizer import Priority
 
-__all__ = ["Channel", "HoldReason", "JobStatus", "Level", "Priority", "Role", "RunState"]
+__all__ = [
+    "Channel",
+    "HoldReason",
+    "JobStatus",
+    "Level",
+    "PlanStatus",
+    "Priority",
+    "Role",
+    "RunState",
+]
 
 
 class Role(StrEnum):
@@ -66,3 +75,16 @@ class RunState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class PlanStatus(StrEnum):
+    """Where a plan of a service day stands (``dispatch.planning.proposals``).
+
+    A run's result is proposed; publishing makes it the day's plan and supersedes the
+    one before; a dispatcher may discard a proposal instead.
+    """
+
+    PROPOSED = "proposed"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+    DISCARDED = "discarded"

@@ -25,7 +25,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dbtypes import BigIntPK, str_enum
 from dispatch.db import Base, utcnow
-from dispatch.enums import Channel, HoldReason, JobStatus, Level, Priority, Role, RunState
+from dispatch.enums import (
+    Channel,
+    HoldReason,
+    JobStatus,
+    Level,
+    PlanStatus,
+    Priority,
+    Role,
+    RunState,
+)
 
 
 class User(Base):
@@ -444,3 +453,67 @@ class PlanRun(Base):
     served: Mapped[int | None]
     elapsed_s: Mapped[float | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # Why the run was asked for ("nightly plan", "emergency SR-2026-00042"...), for the board.
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    # A re-plan starts from the day's published plan and keeps its jobs with their technicians
+    # where it can; a plan (the evening before) starts afresh.
+    replan: Mapped[bool] = mapped_column(default=False)
+    # Last sign of life from the worker running it: a running run whose heartbeat stops is
+    # failed by the reconciler (dispatch.planning.jobqueue), never left running forever.
+    heartbeat_at: Mapped[datetime | None]
+    # The job queue's id for it (procrastinate's job id on PostgreSQL), once enqueued.
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Plan(Base):
+    """One plan of a service day: a run's proposal, or a published version of the day's plan.
+
+    ``document`` is the plan in ``fieldops-plan/1`` (routes with planned times, warehouse
+    stops and pick-ups, unassigned jobs with their reasons); ``summary`` its figures and
+    ``diff`` how it differs from the published plan it was built on (``base_version``).
+    Not audited: the document is large, and the jobs it changes are audited when published.
+    """
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint("base_version >= 0", name="base_version_not_negative"),
+        Index("ix_plans_service_date_status", "service_date", "status"),
+    )
+    __audited__ = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_date: Mapped[date]
+    status: Mapped[PlanStatus] = mapped_column(str_enum(PlanStatus), default=PlanStatus.PROPOSED)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plan_runs.id", ondelete="SET NULL"), unique=True
+    )
+    # The day's published version this plan was built on; 0 when nothing was published.
+    base_version: Mapped[int]
+    # The day's version this plan became when published (manual edits publish directly).
+    version: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]  # published or discarded
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class DayPlan(Base):
+    """The published plan of a service day and its version, the ETag of ``/api/v1/plans``.
+
+    Every publish and every manual edit moves ``version`` on by one with a conditional
+    UPDATE (``WHERE version = <the one the change was built on>``): of two dispatchers
+    changing the same day at once, exactly one wins and the other is told (409).
+    """
+
+    __tablename__ = "day_plans"
+    __table_args__ = (CheckConstraint("version > 0", name="positive_version"),)
+    __audited__ = False
+
+    service_date: Mapped[date] = mapped_column(primary_key=True)
+    version: Mapped[int]
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -71,7 +71,13 @@ class RunTransitionRefused(Exception):
 
 
 def request_run(
-    session: Session, day: date, *, time_limit_s: int, requested_by: int | None
+    session: Session,
+    day: date,
+    *,
+    time_limit_s: int,
+    requested_by: int | None,
+    reason: str = "",
+    replan: bool = False,
 ) -> PlanRun:
     """Record a queued run for ``day``, unless the day already has an active one.
 
@@ -83,6 +89,11 @@ def request_run(
         How long the search may run, in whole seconds (positive).
     requested_by
         Id of the user who asked; None for the scheduler.
+    reason
+        Why ("nightly plan", "emergency SR-2026-00042"), shown beside the run.
+    replan
+        Start from the day's published plan and keep its jobs with their technicians
+        where possible, instead of planning afresh.
 
     Raises
     ------
@@ -95,7 +106,12 @@ def request_run(
     if time_limit_s <= 0:
         raise ValueError(f"time limit must be a positive number of seconds, not {time_limit_s}")
     run = PlanRun(
-        service_date=day, state=R.QUEUED, time_limit_s=time_limit_s, requested_by_id=requested_by
+        service_date=day,
+        state=R.QUEUED,
+        time_limit_s=time_limit_s,
+        requested_by_id=requested_by,
+        reason=reason,
+        replan=replan,
     )
     _begin_sqlite_transaction(session)
     try:
@@ -121,7 +137,7 @@ def active_run(session: Session, day: date) -> PlanRun | None:
 def start_run(session: Session, run_id: int) -> PlanRun:
     """A worker took the run: it is running from now."""
     run = _move(session, run_id, R.RUNNING)
-    run.started_at = utcnow()
+    run.started_at = run.heartbeat_at = utcnow()
     session.flush()
     return run
 
@@ -143,7 +159,7 @@ def record_progress(
             PlanRun.state == R.RUNNING,
             or_(PlanRun.best_score.is_(None), PlanRun.best_score > score),
         )
-        .values(best_score=score, served=served, elapsed_s=elapsed_s)
+        .values(best_score=score, served=served, elapsed_s=elapsed_s, heartbeat_at=utcnow())
         .returning(PlanRun.id)
         .execution_options(synchronize_session="fetch")
     )
