@@ -458,6 +458,9 @@ class PlanRun(Base):
     # A re-plan starts from the day's published plan and keeps its jobs with their technicians
     # where it can; a plan (the evening before) starts afresh.
     replan: Mapped[bool] = mapped_column(default=False)
+    # Publish the proposal as soon as it is ready (the re-planning policy for urgent
+    # events); otherwise it waits for a dispatcher.
+    auto_publish: Mapped[bool] = mapped_column(default=False)
     # Last sign of life from the worker running it: a running run whose heartbeat stops is
     # failed by the reconciler (dispatch.planning.jobqueue), never left running forever.
     heartbeat_at: Mapped[datetime | None]

@@ -41,6 +41,8 @@ from optimizer.solution import Unassigned as Unassigned
 from optimizer.solve import ProgressCallback as ProgressCallback
 from optimizer.solve import SolveParams as SolveParams
 from optimizer.solve import solve as solve
+from optimizer.stability import assigned_technicians as assigned_technicians
+from optimizer.stability import moved_jobs as moved_jobs
 from optimizer.travel import EuclideanTravel as EuclideanTravel
 from optimizer.travel import GeodesicTravel as GeodesicTravel
 from optimizer.travel import TravelModel as TravelModel

@@ -55,10 +55,20 @@ class RoutesState:
 
     def cost(self, technician: int) -> int:
         timing = self.timings[technician]
-        return 0 if timing is None else timing.cost(self.net.problem.lateness_weight)
+        return 0 if timing is None else self.route_cost(technician, self.routes[technician], timing)
+
+    def route_cost(self, technician: int, visits: Sequence[int], timing: Timing) -> int:
+        """Ticks of travel, weighted lateness and moves (jobs taken from their incumbent)."""
+        net = self.net
+        lateness_weight = net.problem.lateness_weight
+        return timing.cost(lateness_weight) + net.move_cost * net.moves(technician, visits)
 
     def score(self) -> float:
-        """FORMAT.md's score of the routes, from the engine's own (rounded) travel times."""
+        """What the search minimises: FORMAT.md's score of the routes, plus the moves' cost.
+
+        The score comes from the engine's own (rounded) travel times; moves cost nothing
+        unless re-planning with an incumbent (``SolveParams.incumbent``).
+        """
         problem = self.net.problem
         served = self.assigned()
         cost = sum(self.cost(t) for t in range(len(problem.technicians)))
@@ -165,7 +175,6 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
     """Put ``job`` where it adds least cost among feasible places; False if there is none."""
     net = state.net
     candidates = _candidates_by_detour(state, job, technicians)
-    weight = net.problem.lateness_weight
     best: tuple[int, int, list[int], Timing] | None = None
     feasible = evaluations = 0
     for technician, position in candidates:
@@ -178,7 +187,7 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
             if timing is None or not state.stock_allows(technician, visits, timing):
                 continue
             feasible += 1
-            delta = timing.cost(weight) - state.cost(technician)
+            delta = state.route_cost(technician, visits, timing) - state.cost(technician)
             if best is None or delta < best[0]:
                 best = (delta, technician, visits, timing)
             break
@@ -192,7 +201,11 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
 def _candidates_by_detour(
     state: RoutesState, job: int, technicians: Sequence[int]
 ) -> list[tuple[int, int]]:
-    """Every (technician, position) where the job may go, by travel added, smallest first."""
+    """Every (technician, position) where the job may go, by cost added, smallest first.
+
+    The cost is the travel added, plus the move cost where the job is not the
+    technician's in the published plan.
+    """
     net = state.net
     travel = net.travel
     owners, positions, detours = [], [], []
@@ -203,7 +216,8 @@ def _candidates_by_detour(
         )
         first = state.fixed[technician]
         before, after = sequence[first:-1], sequence[first + 1 :]
-        detours.append(travel[before, job] + travel[job, after] - travel[before, after])
+        move = net.move_cost * net.moves(technician, [job])
+        detours.append(travel[before, job] + travel[job, after] - travel[before, after] + move)
         owners.append(np.full(len(before), technician))
         positions.append(np.arange(first, len(route) + 1))
     if not detours:

@@ -7,8 +7,8 @@ and ``TravelMatrix`` maps ids to them for code outside it (the benchmark baselin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,7 +59,12 @@ def places(problem: Problem) -> list[Location]:
 
 @dataclass(frozen=True)
 class Network:
-    """The travel matrix and what each node needs, as plain arrays for fast loops."""
+    """The travel matrix and what each node needs, as plain arrays for fast loops.
+
+    When re-planning, ``incumbent`` gives the technician each job of the published
+    plan is with, and serving it with anybody else adds ``move_cost`` ticks to the
+    objective (``SolveParams.incumbent``); without one both are empty.
+    """
 
     problem: Problem
     travel: NDArray[np.int64]  # ticks, [node, node]
@@ -69,6 +74,8 @@ class Network:
     due: list[int | None]  # SLA due of jobs
     n_jobs: int
     n_warehouses: int
+    incumbent: Mapping[int, int] = field(default_factory=dict)  # job node -> technician
+    move_cost: int = 0
 
     @classmethod
     def build(cls, problem: Problem, travel: NDArray[np.int64] | None = None) -> Network:
@@ -108,3 +115,7 @@ class Network:
 
     def is_job(self, node: int) -> bool:
         return node < self.n_jobs
+
+    def moves(self, technician: int, visits: Iterable[int]) -> int:
+        """How many of ``visits`` are jobs ``technician`` would take from their incumbent."""
+        return sum(1 for v in visits if self.incumbent.get(v, technician) != technician)

@@ -12,6 +12,9 @@ warehouse call (one optional node per technician and warehouse) adds what it
 picks up through the dimension's slack. Pickups summed over the group's vans stay
 within what the warehouses have left for the group.
 
+When re-planning with an incumbent, a "moves" dimension prices each job a vehicle
+would take from the technician it is with in the published plan.
+
 Three 9.15 traps:
 ``SetAllowedVehiclesForIndex`` raises TypeError from Python, so vehicles are
 restricted with ``VehicleVar(index).SetValues([-1, *allowed])`` (-1 keeps the
@@ -92,6 +95,7 @@ def improve(
     time_dimension, breaks = _add_time(model, manager, net, sub, nodes)
     _add_capacity(model, net, sub, nodes)
     _add_parts(model, manager, net, sub, nodes)
+    _add_move_cost(model, net, sub, nodes)
     _restrict_vehicles(model, manager, sub, nodes)
     _add_disjunctions(model, manager, net, sub, nodes)
     _pin_jobs_under_way(model, manager, sub)
@@ -267,6 +271,32 @@ def _add_parts(
             picked.setdefault(warehouse, []).append(slack)
         for warehouse, slacks in picked.items():
             solver.Add(solver.Sum(slacks) <= sub.stock[warehouse].get(sku, 0))
+
+
+def _add_move_cost(
+    model: pywrapcp.RoutingModel, net: Network, sub: Subproblem, nodes: _Nodes
+) -> None:
+    """A job served by another vehicle than its incumbent costs ``net.move_cost``.
+
+    The cost depends on job and vehicle both, so each vehicle gets its own unary
+    transit, the move cost at every job it would take from another technician, in
+    a dimension whose span (the sum along the route) is priced one for one. That is
+    exact, like one arc cost matrix per vehicle (``SetArcCostEvaluatorOfVehicle``
+    with the cost on the arcs leaving such jobs), at the price of a vector per
+    vehicle instead of a matrix. Without an incumbent the model is left as it was.
+    """
+    if not net.move_cost or not any(job in net.incumbent for job in sub.jobs):
+        return
+    transits = [
+        model.RegisterUnaryTransitVector(
+            [net.move_cost * net.moves(technician, [v]) for v in nodes.network_node]
+        )
+        for technician in sub.vehicles
+    ]
+    model.AddDimensionWithVehicleTransits(
+        transits, 0, net.move_cost * len(sub.jobs), True, "moves"
+    )
+    model.GetDimensionOrDie("moves").SetSpanCostCoefficientForAllVehicles(1)
 
 
 def _restrict_vehicles(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from optimizer._construct import PRIORITY_RANK, RoutesState, construct
 from optimizer._network import Network
@@ -24,11 +25,18 @@ from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
 
-#: Called with (best score so far, jobs served, seconds since solve began).
+#: Called with (best score so far, jobs served, seconds since solve began). With an
+#: incumbent the score includes the moves' cost: it is what the search minimises.
 ProgressCallback = Callable[[float, int, float], None]
 
 #: OR-Tools' search uses one core; two searches side by side where there are two cores.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+#: Score minutes a re-plan pays per job served away from its technician. A moved job is a
+#: phone call to the customer and to both technicians, which an hour of driving saved is
+#: worth; and it stays below every priority's penalty (FORMAT.md: low 200), so no job is
+#: ever left out to avoid moving it.
+DEFAULT_MOVE_COST_MIN = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +47,20 @@ class SolveParams:
     own; with 1 the search runs in the calling process and starts none. More
     workers than cores only share the cores. ``initial`` is a plan to start from
     (the current plan when re-planning during the day): its routes are kept where
-    still valid and the search improves them. OR-Tools' search under a time limit
-    is not repeatable run to run; the construction is deterministic.
+    still valid and the search improves them, free to move jobs between technicians.
+    ``incumbent`` (job id -> technician id, the published plan's: see
+    ``assigned_technicians``) makes each job served by anybody else cost
+    ``move_cost_min`` score minutes in the search, so a re-plan moves a job only
+    when that gains more; new jobs, and jobs whose technician is not in the
+    problem, cost nothing. The cost steers the search only: ``check`` scores the
+    plan by FORMAT.md, and ``moved_jobs`` counts the moves. OR-Tools' search under
+    a time limit is not repeatable run to run; the construction is deterministic.
 
     Raises
     ------
     ValueError
-        When the time limit is negative or not finite, or ``workers`` is below 1.
+        When the time limit or the move cost is negative or not finite, or
+        ``workers`` is below 1.
     TypeError
         When ``workers`` is not an integer.
     """
@@ -54,10 +69,18 @@ class SolveParams:
     on_progress: ProgressCallback | None = None
     initial: Solution | None = None
     workers: int = DEFAULT_WORKERS
+    incumbent: Mapping[str, str] | None = None
+    move_cost_min: float = DEFAULT_MOVE_COST_MIN
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.time_limit_s) or self.time_limit_s < 0:
             raise ValueError(f"time_limit_s must be a finite number >= 0, got {self.time_limit_s}")
+        if not math.isfinite(self.move_cost_min) or self.move_cost_min < 0:
+            raise ValueError(
+                f"move_cost_min must be a finite number >= 0, got {self.move_cost_min}"
+            )
+        if self.incumbent is not None:
+            object.__setattr__(self, "incumbent", MappingProxyType(dict(self.incumbent)))
         if isinstance(self.workers, bool) or not isinstance(self.workers, int):
             raise TypeError(f"workers must be an integer, got {self.workers!r}")
         if self.workers < 1:
@@ -76,7 +99,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     problem
         The day to plan.
     params
-        Time limit, search processes, progress callback and a plan to start from.
+        Time limit, search processes, progress callback, a plan to start from and
+        the published plan's technician of each job, to keep them there.
 
     Returns
     -------
@@ -85,7 +109,7 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     """
     params = params or SolveParams()
     progress = _Progress(params.on_progress)
-    net = Network.build(problem)
+    net = _with_incumbent(Network.build(problem), params)
     allowed = eligibility(net)
     deadline = progress.began + params.time_limit_s
     # Started before the first plan is built, to be ready when it is.
@@ -110,6 +134,22 @@ class _Progress:
         if self.callback is not None and score < self.best:
             self.best = score
             self.callback(score, served, time.monotonic() - self.began)
+
+
+def _with_incumbent(net: Network, params: SolveParams) -> Network:
+    """The network with the incumbent technician of each job, when ``params`` gives one."""
+    if not params.incumbent or not params.move_cost_min:
+        return net
+    problem = net.problem
+    job_node = {job.id: j for j, job in enumerate(problem.jobs)}
+    technician_index = {t.id: i for i, t in enumerate(problem.technicians)}
+    incumbent = {
+        job_node[job_id]: technician_index[technician_id]
+        for job_id, technician_id in params.incumbent.items()
+        if job_id in job_node and technician_id in technician_index
+    }
+    move_cost = round(params.move_cost_min * problem.ticks_per_minute)
+    return replace(net, incumbent=incumbent, move_cost=move_cost)
 
 
 def _start_state(net: Network, allowed: Eligibility, initial: Solution | None) -> RoutesState:

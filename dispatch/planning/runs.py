@@ -78,6 +78,7 @@ def request_run(
     requested_by: int | None,
     reason: str = "",
     replan: bool = False,
+    auto_publish: bool = False,
 ) -> PlanRun:
     """Record a queued run for ``day``, unless the day already has an active one.
 
@@ -94,6 +95,9 @@ def request_run(
     replan
         Start from the day's published plan and keep its jobs with their technicians
         where possible, instead of planning afresh.
+    auto_publish
+        Publish the proposal as soon as it is ready, if the published plan has not
+        changed meanwhile (the re-planning policy for urgent events).
 
     Raises
     ------
@@ -112,6 +116,7 @@ def request_run(
         requested_by_id=requested_by,
         reason=reason,
         replan=replan,
+        auto_publish=auto_publish,
     )
     _begin_sqlite_transaction(session)
     try:

@@ -6,7 +6,8 @@ Create Date: 2026-11-26
 
 A finished run leaves a proposal in ``plans``; publishing one makes it the day's
 plan, whose version ``day_plans`` keeps (the ETag of manual edits). Runs gain why
-they were asked for, whether they re-plan from the published plan, a heartbeat from
+they were asked for, whether they re-plan from the published plan and publish
+themselves, a heartbeat from
 their worker and the job queue's id.
 """
 
@@ -94,6 +95,9 @@ def upgrade() -> None:
             sa.Column("replan", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(
+            sa.Column("auto_publish", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
             sa.Column("heartbeat_at", dbtypes.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("queue_job_id", sa.BigInteger(), nullable=True))
@@ -101,12 +105,14 @@ def upgrade() -> None:
     with op.batch_alter_table("plan_runs") as batch_op:
         batch_op.alter_column("reason", server_default=None)
         batch_op.alter_column("replan", server_default=None)
+        batch_op.alter_column("auto_publish", server_default=None)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("plan_runs") as batch_op:
         batch_op.drop_column("queue_job_id")
         batch_op.drop_column("heartbeat_at")
+        batch_op.drop_column("auto_publish")
         batch_op.drop_column("replan")
         batch_op.drop_column("reason")
     op.drop_table("day_plans")
