@@ -55,13 +55,15 @@ class RoutesState:
 
     def cost(self, technician: int) -> int:
         timing = self.timings[technician]
-        return 0 if timing is None else self.route_cost(technician, self.routes[technician], timing)
+        if timing is None:
+            return 0
+        return self.route_cost(technician, self.routes[technician], timing)
 
     def route_cost(self, technician: int, visits: Sequence[int], timing: Timing) -> int:
         """Ticks of travel, weighted lateness and moves (jobs taken from their incumbent)."""
         net = self.net
-        lateness_weight = net.problem.lateness_weight
-        return timing.cost(lateness_weight) + net.move_cost * net.moves(technician, visits)
+        travel_and_lateness = timing.cost(net.problem.lateness_weight)
+        return travel_and_lateness + net.move_cost * net.moves(technician, visits)
 
     def score(self) -> float:
         """What the search minimises: FORMAT.md's score of the routes, plus the moves' cost.
