@@ -8,17 +8,26 @@ tests build one from configuration (see ``web/app.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from dbtypes import NAMING_CONVENTION, UTCDateTime
 
 # Migration 0001 names the column type as ``dispatch.db.UTCDateTime``: it stays exported.
-__all__ = ["Base", "UTCDateTime", "make_engine", "normalize_database_url", "utcnow"]
+__all__ = [
+    "Base",
+    "UTCDateTime",
+    "make_engine",
+    "normalize_database_url",
+    "savepoint",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -62,3 +71,20 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint, so that a refused insert leaves the caller's transaction usable.
+
+    The sqlite3 driver sends BEGIN only before its first write. A SAVEPOINT sent first
+    would itself become the outermost transaction, and releasing it would commit the
+    caller's work early; so on SQLite a real transaction is opened first.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver_connection = connection.connection.driver_connection
+        if driver_connection is not None and not driver_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.db import utcnow
+from dispatch.db import savepoint, utcnow
 from dispatch.enums import RunState
 from dispatch.models import PlanRun
 
@@ -118,10 +118,8 @@ def request_run(
         replan=replan,
         auto_publish=auto_publish,
     )
-    _begin_sqlite_transaction(session)
     try:
-        # The savepoint keeps the caller's transaction usable after the unique index refuses.
-        with session.begin_nested():
+        with savepoint(session):
             session.add(run)
             session.flush()
     except IntegrityError:
@@ -215,18 +213,3 @@ def _get(session: Session, run_id: int, *, lock: bool = False) -> PlanRun:
     if run is None:
         raise RunNotFound(run_id)
     return run
-
-
-def _begin_sqlite_transaction(session: Session) -> None:
-    """Make sure SQLite has a real transaction open before a savepoint.
-
-    The sqlite3 driver sends BEGIN only before its first write. A SAVEPOINT sent
-    first would itself become the outermost transaction, and releasing it would
-    commit the caller's work early.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    driver_connection = connection.connection.driver_connection
-    if driver_connection is not None and not driver_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN")
