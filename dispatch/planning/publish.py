@@ -152,10 +152,10 @@ def apply_routes(
     }
     before: dict[int, list[str]] = {}
     everyone = {t.id: t for t in technicians.values()}
-    for job in jobs.values():
-        if job.technician is not None:
-            before.setdefault(job.technician.id, []).append(job.reference)
-            everyone[job.technician.id] = job.technician
+    for open_job in jobs.values():
+        if open_job.technician is not None:
+            before.setdefault(open_job.technician.id, []).append(open_job.reference)
+            everyone[open_job.technician.id] = open_job.technician
     after: dict[int, list[str]] = {}
     for code, visits in routes.items():
         technician = technicians[code]
@@ -237,13 +237,14 @@ def _advance(session: Session, day: date, *, expected: int, plan_id: int) -> int
     previous = session.scalar(
         select(DayPlan.plan_id).where(DayPlan.service_date == day, DayPlan.version == expected)
     )
-    moved = session.execute(
+    moved = session.scalar(
         update(DayPlan)
         .where(DayPlan.service_date == day, DayPlan.version == expected)
         .values(version=expected + 1, plan_id=plan_id, updated_at=utcnow())
+        .returning(DayPlan.service_date)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]  (a CursorResult for UPDATE)
+    if moved is None:
         raise StalePlan(day, expected, published_version(session, day))
     return previous
 
