@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,14 @@ def output_path(_ctx: click.Context, param: click.Parameter, value: Path | None)
     if value is not None and not value.parent.is_dir():
         raise click.BadParameter(f"folder {str(value.parent)!r} does not exist", param=param)
     return value
+
+
+def iso_date(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    """A DATE argument: YYYY-MM-DD, refused with an example otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"DATE must look like 2026-11-24, got {value!r}") from None
 
 
 def finite_seconds(_ctx: click.Context, param: click.Parameter, value: float) -> float:

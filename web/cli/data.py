@@ -19,6 +19,7 @@ from web.cli._common import (
     InputError,
     cli,
     database,
+    iso_date,
     output_path,
     read_json,
     read_text,
@@ -65,7 +66,7 @@ def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> No
 
 
 @cli.command("export-scenario")
-@click.argument("day", metavar="DATE")
+@click.argument("day", metavar="DATE", callback=iso_date)
 @click.option(
     "-o",
     "--output",
@@ -74,19 +75,15 @@ def import_scenario_command(ctx: click.Context, file: Path, replace: bool) -> No
     callback=output_path,
 )
 @click.pass_context
-def export_scenario_command(ctx: click.Context, day: str, output: Path) -> None:
+def export_scenario_command(ctx: click.Context, day: date, output: Path) -> None:
     """Write DATE (YYYY-MM-DD) as the optimizer will see it, in fieldops-scenario/1."""
     try:
-        when = date.fromisoformat(day)
-    except ValueError:
-        raise InputError(f"DATE must look like 2026-11-24, got {day!r}") from None
-    try:
         with transaction(ctx) as session:
-            document = export_scenario(session, when)
+            document = export_scenario(session, day)
     except ScenarioError as exc:
         raise InputError("; ".join(exc.problems)) from None
     write_text(output, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    click.echo(f"Wrote {len(document['jobs'])} jobs for {when} to {output}.")
+    click.echo(f"Wrote {len(document['jobs'])} jobs for {day} to {output}.")
 
 
 @cli.command("import-catalog")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import click
 
+from dispatch.planning.proposals import published
 from optimizer import (
     InvalidProblem,
     Priority,
@@ -22,7 +24,9 @@ from web.cli._common import (
     InputError,
     cli,
     finite_seconds,
+    iso_date,
     output_path,
+    transaction,
     write_text,
 )
 
@@ -83,6 +87,30 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
     if output is not None:
         write_text(output, json.dumps(plan_document(problem, solution), indent=1) + "\n")
         click.echo(f"Wrote the plan to {output}.")
+
+
+@cli.command("export-plan")
+@click.argument("day", metavar="DATE", callback=iso_date)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    callback=output_path,
+    help="Write the plan (fieldops-plan/1) here.",
+)
+@click.pass_context
+def export_plan_command(ctx: click.Context, day: date, output: Path) -> None:
+    """Write the published plan of DATE (YYYY-MM-DD) in fieldops-plan/1."""
+    with transaction(ctx) as session:
+        current = published(session, day)
+    if current is None:
+        raise InputError(
+            f"no plan of {day} is published; plan it with: fieldops plan-day {day} --publish"
+        )
+    version, plan = current
+    write_text(output, json.dumps(plan.document, indent=1, ensure_ascii=False) + "\n")
+    click.echo(f"Wrote the published plan of {day} (version {version}) to {output}.")
 
 
 def _echo_unassigned(solution: Solution) -> None:
