@@ -282,8 +282,8 @@ def _add_move_cost(
     transit, the move cost at every job it would take from another technician, in
     a dimension whose span (the sum along the route) is priced one for one. That is
     exact, like one arc cost matrix per vehicle (``SetArcCostEvaluatorOfVehicle``
-    with the cost on the arcs leaving such jobs), at the price of a vector per
-    vehicle instead of a matrix. Without an incumbent the model is left as it was.
+    with the cost on the arcs leaving such jobs), but registers a vector per
+    vehicle rather than a matrix. Without an incumbent the model is left as it was.
     """
     if not net.move_cost or not any(job in net.incumbent for job in sub.jobs):
         return

@@ -34,8 +34,8 @@ DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 #: Score minutes a re-plan pays per job served away from its technician. A moved job is a
 #: phone call to the customer and to both technicians, which an hour of driving saved is
-#: worth; and it stays below every priority's penalty (FORMAT.md: low 200), so no job is
-#: ever left out to avoid moving it.
+#: worth; and moving a job stays cheaper than leaving it out (FORMAT.md's lowest penalty,
+#: low priority's, is 200).
 DEFAULT_MOVE_COST_MIN = 60.0
 
 
