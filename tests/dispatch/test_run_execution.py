@@ -32,11 +32,15 @@ from tests.dispatch.test_planning_problem import import_day, load_day
 LONG_S = 60
 
 
-@pytest.fixture
-def oslo(sessions: sessionmaker[Session]) -> date:
+def import_oslo(sessions: sessionmaker[Session]) -> date:
     """The Oslo day (5 technicians, 30 jobs) imported and committed; its date."""
     with sessions() as session:
         return import_day(session, load_day("oslo-5x30"))
+
+
+@pytest.fixture
+def oslo(sessions: sessionmaker[Session]) -> date:
+    return import_oslo(sessions)
 
 
 def queued_run(sessions: sessionmaker[Session], day: date, time_limit_s: int = 1) -> int:
