@@ -32,6 +32,7 @@ from optimizer.problem import Problem as Problem
 from optimizer.problem import Technician as Technician
 from optimizer.problem import TimeWindow as TimeWindow
 from optimizer.problem import Warehouse as Warehouse
+from optimizer.retime import retime_route as retime_route
 from optimizer.solution import Reason as Reason
 from optimizer.solution import Route as Route
 from optimizer.solution import Solution as Solution
