@@ -164,7 +164,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
-    from web import auth, dispatcher, requests
+    from web import auth, dispatcher, plans_api, requests
 
     try:
         auth.init_app(
@@ -176,6 +176,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise ConfigurationError(f"FIELDOPS_RATELIMIT_STORAGE_URI: {exc}") from None
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
+    app.register_blueprint(plans_api.bp)
     app.register_blueprint(mobile_bp)
     return app
 

@@ -1,0 +1,320 @@
+"""The dispatchers' JSON API for a day's plan: the published plan, proposals, edits.
+
+The published plan's version is its ``ETag``. Edits must send it back as ``If-Match``
+(428 without one), so that of two dispatchers editing the same version one wins and the
+other gets 409 naming the current version, instead of overwriting a change unseen;
+publishing a proposal built on an older version is refused the same way. Writes follow
+the app's rules for the JSON API (JSON bodies only, never from another site: see
+``web.app``), so the session cookie cannot be used by a cross-site form.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from flask import Blueprint, Response, g, request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound
+
+from dispatch.enums import PlanStatus, Role
+from dispatch.lifecycle import TransitionRefused
+from dispatch.models import Plan
+from dispatch.planning.edits import (
+    EditAction,
+    EditRefused,
+    EditResult,
+    assign,
+    move,
+    pin,
+    unassign,
+    unpin,
+)
+from dispatch.planning.problem import PlanningError
+from dispatch.planning.proposals import (
+    PlanNotFound,
+    ProposalClosed,
+    discard,
+    get_plan,
+    published,
+    published_version,
+)
+from dispatch.planning.publish import StalePlan, publish
+from mobile_api.http import login_required, problem_response
+from optimizer import Violation
+
+bp = Blueprint("plans_api", __name__, url_prefix="/api/v1/plans")
+
+#: A date in the path: YYYY-MM-DD only (``date.fromisoformat`` also reads week dates).
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: An ``If-Match`` the API understands: one strong ETag as it hands them out.
+IF_MATCH_PATTERN = re.compile(r'\s*"(\d{1,9})"\s*')
+
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class EditRequest(BaseModel):
+    """The body of ``POST /api/v1/plans/<date>/edits``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["assign", "move", "unassign", "pin", "unpin"]
+    job: Reference
+    technician: Reference | None = None
+    position: Annotated[StrictInt, Field(ge=0, le=10_000)] | None = None
+
+
+@bp.get("/<day>")
+@login_required(Role.DISPATCHER)
+def published_plan(day: str) -> Any:
+    """The day's published plan, its figures and jobs left out; its version as the ETag."""
+    when = _day(day)
+    current = published(g.db, when)
+    if current is None:
+        return problem_response(
+            404,
+            "Not Found",
+            f'nothing is published for {when.isoformat()}; an edit with If-Match: "0" '
+            "starts from an empty plan",
+            version=0,
+        )
+    version, plan = current
+    body = {
+        "service_date": when.isoformat(),
+        "version": version,
+        "plan_id": plan.id,
+        "reason": plan.reason,
+        "published_at": _iso(plan.decided_at),
+        "summary": plan.summary,
+        "unassigned": plan.document["unassigned"],
+        "document": plan.document,
+    }
+    return _tagged(body, version)
+
+
+@bp.get("/<day>/proposals")
+@login_required(Role.DISPATCHER)
+def proposals(day: str) -> Any:
+    """The day's open proposals, newest first, without their documents."""
+    when = _day(day)
+    version = published_version(g.db, when)
+    found = g.db.scalars(
+        select(Plan)
+        .where(Plan.service_date == when, Plan.status == PlanStatus.PROPOSED)
+        .order_by(Plan.id.desc())
+    )
+    return {
+        "service_date": when.isoformat(),
+        "published_version": version,
+        "proposals": [_proposal(plan, version) for plan in found],
+    }
+
+
+@bp.get("/<day>/proposals/<int:plan_id>")
+@login_required(Role.DISPATCHER)
+def proposal(day: str, plan_id: int) -> Any:
+    """One plan of the day, with its document."""
+    plan = _plan_of(_day(day), plan_id)
+    body = _proposal(plan, published_version(g.db, plan.service_date))
+    return {**body, "document": plan.document}
+
+
+@bp.post("/<day>/proposals/<int:plan_id>/publish")
+@login_required(Role.DISPATCHER)
+def publish_proposal(day: str, plan_id: int) -> Any:
+    """Make a proposal the day's plan; 409 when the plan changed since it was built, or it
+    is closed."""
+    plan = _plan_of(_day(day), plan_id)
+    try:
+        publish(g.db, plan.id, user_id=g.user.id)
+    except (StalePlan, ProposalClosed, TransitionRefused) as exc:
+        return _conflict(exc)
+    g.db.commit()
+    assert plan.version is not None  # published
+    return _tagged({"plan_id": plan.id, "version": plan.version}, plan.version)
+
+
+@bp.post("/<day>/proposals/<int:plan_id>/discard")
+@login_required(Role.DISPATCHER)
+def discard_proposal(day: str, plan_id: int) -> Any:
+    """Turn a proposal down; 409 when it is not a proposal any more."""
+    plan = _plan_of(_day(day), plan_id)
+    try:
+        discard(g.db, plan.id, user_id=g.user.id)
+    except ProposalClosed as exc:
+        return _conflict(exc)
+    g.db.commit()
+    return {"plan_id": plan.id, "status": plan.status.value}
+
+
+@bp.post("/<day>/edits")
+@login_required(Role.DISPATCHER)
+def edit_plan(day: str) -> Any:
+    """Assign, move, unassign, pin or unpin one job; the answer is the new version and the
+    checker's warnings, or 422 with the hard rules the edit would break."""
+    when = _day(day)
+    expected = _if_match()
+    if isinstance(expected, Response):
+        return expected
+    edit = _edit_request()
+    if isinstance(edit, Response):
+        return edit
+    try:
+        result = _apply(edit, when, expected)
+    except (StalePlan, TransitionRefused) as exc:
+        return _conflict(exc)
+    except EditRefused as exc:
+        return problem_response(
+            422,
+            "Edit refused",
+            "the edit would break the plan's hard rules; nothing was changed",
+            errors=[_violation(v) for v in exc.violations],
+        )
+    except PlanningError as exc:
+        return problem_response(
+            422,
+            "Day cannot be planned",
+            f"{when.isoformat()} cannot be planned as stored",
+            errors=[{"message": problem} for problem in exc.problems],
+        )
+    g.db.commit()
+    plan = result.plan
+    assert plan.version is not None  # edits publish
+    body = {
+        "plan_id": plan.id,
+        "version": plan.version,
+        "warnings": [_violation(v) for v in result.warnings],
+        "summary": plan.summary,
+        "diff": plan.diff,
+    }
+    return _tagged(body, plan.version)
+
+
+def _apply(edit: EditRequest, day: date, expected: int) -> EditResult:
+    versioned = {"expected_version": expected, "user_id": g.user.id}
+    action = EditAction(edit.action)
+    if action in (EditAction.UNASSIGN, EditAction.UNPIN):
+        take = unassign if action == EditAction.UNASSIGN else unpin
+        return take(g.db, day, edit.job, **versioned)
+    if action == EditAction.PIN:
+        return pin(g.db, day, edit.job, edit.technician, edit.position, **versioned)
+    assert edit.technician is not None  # _edit_request requires it
+    place = assign if action == EditAction.ASSIGN else move
+    return place(g.db, day, edit.job, edit.technician, edit.position, **versioned)
+
+
+def _edit_request() -> EditRequest | Response:
+    """The body as an ``EditRequest``, or a 400/422 problem naming what is wrong."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem_response(400, "Bad Request", "send a JSON object")
+    try:
+        edit = EditRequest.model_validate(body)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        return problem_response(
+            422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
+        )
+    errors = []
+    if edit.action in ("assign", "move") and edit.technician is None:
+        errors.append({"field": "technician", "message": f"{edit.action} needs a technician"})
+    if edit.action in ("unassign", "unpin"):
+        errors += [
+            {"field": name, "message": f"{edit.action} takes only the job"}
+            for name in ("technician", "position")
+            if getattr(edit, name) is not None
+        ]
+    if errors:
+        return problem_response(
+            422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
+        )
+    return edit
+
+
+def _if_match() -> int | Response:
+    """The version ``If-Match`` names, or the 428/400 problem for a missing or odd one."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return problem_response(
+            428,
+            "Precondition Required",
+            "send If-Match with the ETag of GET /api/v1/plans/<date> "
+            '("0" before the first publish), so an edit never overwrites one made meanwhile',
+        )
+    found = IF_MATCH_PATTERN.fullmatch(header)
+    if found is None:
+        return problem_response(
+            400,
+            "Bad Request",
+            'If-Match must be one ETag as GET /api/v1/plans/<date> gives it, like "3"',
+        )
+    return int(found.group(1))
+
+
+def _conflict(exc: StalePlan | ProposalClosed | TransitionRefused) -> Response:
+    if isinstance(exc, StalePlan):
+        return problem_response(
+            409, "Plan changed", str(exc), current_version=exc.current, expected=exc.expected
+        )
+    if isinstance(exc, ProposalClosed):
+        return problem_response(409, "Proposal closed", str(exc), plan_status=exc.status.value)
+    return problem_response(409, "Job cannot take the plan", str(exc), job=exc.job_reference)
+
+
+def _day(text: str) -> date:
+    """The date in the path; 404 for anything but YYYY-MM-DD naming a real day."""
+    if DATE_PATTERN.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass  # 2026-02-30: the shape of a date, but no day
+    raise NotFound(f"{text!r} is not a date: use YYYY-MM-DD, like 2026-11-24")
+
+
+def _plan_of(day: date, plan_id: int) -> Plan:
+    """The plan with this id, if it is one of the day's; 404 otherwise."""
+    try:
+        plan = get_plan(g.db, plan_id)
+    except PlanNotFound:
+        raise NotFound(f"{day.isoformat()} has no plan {plan_id}") from None
+    if plan.service_date != day:
+        raise NotFound(f"{day.isoformat()} has no plan {plan_id}")
+    return plan
+
+
+def _proposal(plan: Plan, published_version: int) -> dict[str, Any]:
+    """A plan's record; ``stale`` when it is a proposal built on an older published plan."""
+    return {
+        "id": plan.id,
+        "status": plan.status.value,
+        "reason": plan.reason,
+        "run_id": plan.run_id,
+        "created_at": _iso(plan.created_at),
+        "base_version": plan.base_version,
+        "version": plan.version,
+        "stale": plan.status == PlanStatus.PROPOSED and plan.base_version != published_version,
+        "summary": plan.summary,
+        "diff": plan.diff,
+    }
+
+
+def _violation(violation: Violation) -> dict[str, Any]:
+    return {
+        "cause": violation.cause,
+        "technician": violation.technician,
+        "stop": violation.stop,
+        "message": violation.message,
+    }
+
+
+def _tagged(body: dict[str, Any], version: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    return body, 200, {"ETag": f'"{version}"'}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
