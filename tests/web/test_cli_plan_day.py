@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
-from dispatch.planning import build_problem, new_plan, publish
+from dispatch.enums import RunState
+from dispatch.models import PlanRun
+from dispatch.planning import build_problem, new_plan, publish, published, request_run
 from optimizer import SolveParams, check_plan_document, solve
 from web.cli import cli
 
@@ -71,3 +74,42 @@ def test_export_plan_without_a_published_plan_or_with_a_bad_date_exits_2(
 
     assert result.exit_code == 2 and message in result.output, result.output
     assert "Traceback" not in result.output and not output.exists()
+
+
+def test_plan_day_runs_proposes_and_publishes(database_url: str) -> None:
+    assert run(database_url, "import-scenario", str(OSLO)).exit_code == 0
+
+    result = run(database_url, "plan-day", OSLO_DATE, "--time-limit", "1", "--publish")
+
+    assert result.exit_code == 0, result.output
+    assert "jobs served" in result.output and "Published proposal" in result.output
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        run_record = session.scalars(select(PlanRun)).one()
+        assert run_record.state == RunState.SUCCEEDED and run_record.best_score is not None
+        current = published(session, date.fromisoformat(OSLO_DATE))
+        assert current is not None and current[0] == 1 and current[1].run_id == run_record.id
+    engine.dispose()
+
+
+def test_plan_day_refuses_while_the_day_has_an_active_run(database_url: str) -> None:
+    assert run(database_url, "import-scenario", str(OSLO)).exit_code == 0
+    engine = make_engine(database_url)
+    with make_session_factory(engine).begin() as session:
+        active = request_run(
+            session, date.fromisoformat(OSLO_DATE), time_limit_s=5, requested_by=None
+        )
+    engine.dispose()
+
+    result = run(database_url, "plan-day", OSLO_DATE, "--time-limit", "1")
+
+    assert result.exit_code == 2, result.output
+    assert f"run {active.id} for {OSLO_DATE} is already queued" in result.output
+
+
+def test_plan_day_of_a_day_never_set_up_fails_the_run_with_the_reason(database_url: str) -> None:
+    result = run(database_url, "plan-day", "2030-01-02", "--time-limit", "1")
+
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output and "no service day on 2030-01-02" in result.output
+    assert "Traceback" not in result.output

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import date
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
-from dispatch.planning.proposals import published
+from dispatch.enums import RunState
+from dispatch.models import Plan
+from dispatch.planning.execute import Progress, execute_run
+from dispatch.planning.jobqueue import stop_on_signals
+from dispatch.planning.proposals import ProposalClosed, published
+from dispatch.planning.publish import StalePlan, publish
+from dispatch.planning.runs import RunInProgress, request_run
+from mobile_api.http import SESSIONS_KEY
 from optimizer import (
     InvalidProblem,
     Priority,
@@ -21,8 +30,10 @@ from optimizer import (
     solve,
 )
 from web.cli._common import (
+    EnvironmentFailure,
     InputError,
     cli,
+    database,
     finite_seconds,
     iso_date,
     output_path,
@@ -87,6 +98,87 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
     if output is not None:
         write_text(output, json.dumps(plan_document(problem, solution), indent=1) + "\n")
         click.echo(f"Wrote the plan to {output}.")
+
+
+@cli.command("plan-day")
+@click.argument("day", metavar="DATE", callback=iso_date)
+@click.option(
+    "--time-limit",
+    type=click.IntRange(min=1, max=int(LONGEST_TIME_LIMIT_S)),
+    default=30,
+    show_default=True,
+    help="Seconds the optimizer may search.",
+)
+@click.option("--publish", "publish_it", is_flag=True, help="Publish the proposal at once.")
+@click.option(
+    "--replan",
+    is_flag=True,
+    help="Start from the published plan and keep its jobs with their technicians.",
+)
+@click.pass_context
+def plan_day_command(
+    ctx: click.Context, day: date, time_limit: int, publish_it: bool, replan: bool
+) -> None:
+    """Plan DATE (YYYY-MM-DD) from the database: a run, then its proposal (published if asked).
+
+    The run is recorded like one a dispatcher starts (one active run per day) and solved
+    in a process of its own; progress is printed as the search improves. Ctrl+C stops it.
+    """
+    sessions = database(ctx).extensions[SESSIONS_KEY]
+    try:
+        with transaction(ctx) as session:
+            run = request_run(
+                session,
+                day,
+                time_limit_s=time_limit,
+                requested_by=None,
+                reason="fieldops plan-day",
+                replan=replan,
+            )
+    except RunInProgress as exc:
+        raise InputError(f"{exc}; wait for it or cancel it") from None
+    click.echo(f"Run {run.id} plans {day} for {time_limit} s.")
+    stop = threading.Event()
+    stop_on_signals(stop)
+    state = execute_run(sessions, run.id, should_stop=stop.is_set, on_progress=_echo_progress)
+    with transaction(ctx) as session:
+        run = session.get_one(type(run), run.id)
+        plan = session.scalar(select(Plan).where(Plan.run_id == run.id))
+        if state != RunState.SUCCEEDED or plan is None:
+            raise EnvironmentFailure(f"run {run.id} {run.state}: {run.error or 'no plan'}")
+        _echo_proposal(plan)
+        if publish_it:
+            try:
+                publish(session, plan.id, user_id=None)
+            except (StalePlan, ProposalClosed) as exc:
+                raise EnvironmentFailure(f"proposal {plan.id} was not published: {exc}") from None
+    if publish_it:
+        click.echo(f"Published proposal {plan.id} as version {plan.version} of {day}.")
+    else:
+        click.echo(f"Proposal {plan.id} waits to be published.")
+
+
+def _echo_progress(progress: Progress) -> None:
+    click.echo(
+        f"  {progress.elapsed_s:6.1f} s  score {progress.score:,.1f}, {progress.served} jobs served"
+    )
+
+
+def _echo_proposal(plan: Plan) -> None:
+    figures, diff = plan.summary, plan.diff
+    served = sum(figures["served"].values())
+    total = served + sum(figures["unserved"].values())
+    click.echo(
+        f"Proposal {plan.id}: {served} of {total} jobs served, travel"
+        f" {figures['travel_minutes']:,.1f} min, late {figures['late_minutes']:,.1f} min,"
+        f" score {figures['score']:,.1f}"
+    )
+    if plan.base_version:
+        click.echo(
+            f"  against version {plan.base_version}: {len(diff['added'])} added,"
+            f" {len(diff['removed'])} removed, {len(diff['moved'])} moved,"
+            f" {len(diff['resequenced'])} routes re-sequenced"
+        )
 
 
 @cli.command("export-plan")
