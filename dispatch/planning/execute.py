@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from multiprocessing.connection import Connection
@@ -354,21 +354,29 @@ def _writing(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def _stop(child: BaseProcess, *, wait_s: float) -> None:
-    """Let the child end within ``wait_s``, then ask it to stop (SIGTERM), then kill it."""
+    """Let the solve process end within ``wait_s``, then ask it to stop (SIGTERM), then kill it.
+
+    Its search processes end with it; those that did not (it was killed, or hung) are
+    killed with its process group, lest they wait for work forever.
+    """
     child.join(wait_s)
     if child.is_alive():
         child.terminate()
         child.join(STOP_GRACE_S)
-    if child.is_alive():
+    assert child.pid is not None
+    with suppress(ProcessLookupError):  # the group is empty: all ended
+        os.killpg(child.pid, signal.SIGKILL)
+    if child.is_alive():  # killed before it had a group of its own
         child.kill()
-        child.join()
+    child.join()
 
 
 def _solve_in_child(order: _Order, results: Connection, parent_pid: int) -> None:
     """The solve process: solve, sending progress and then the solution (or the error)."""
+    os.setpgrp()  # its search processes join its group, so they can be ended together
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the worker, which decides
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    watch_parent(parent_pid, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    watch_parent(parent_pid, _end_group)
 
     def report(score: float, served: int, elapsed_s: float) -> None:
         results.send(Progress(score, served, elapsed_s))
@@ -379,6 +387,13 @@ def _solve_in_child(order: _Order, results: Connection, parent_pid: int) -> None
         results.send(_Failed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     else:
         results.send(_Done(solution))
+
+
+def _end_group() -> None:
+    """Orphaned: stop as on SIGTERM, and kill the whole group if that takes too long."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(STOP_GRACE_S)
+    os.killpg(0, signal.SIGKILL)
 
 
 def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:

@@ -241,10 +241,13 @@ def test_a_stopping_worker_fails_its_run_and_ends_the_solve(
 def test_a_solve_process_that_dies_fails_the_run(
     sessions: sessionmaker[Session], running_solve: tuple[int, InThread]
 ) -> None:
-    """A solve process killed outright (out of memory, say) fails the run; no proposal."""
+    """A solve process killed outright (out of memory, say) fails the run; no proposal, and
+    its search processes, which could not be told, are ended too."""
     run_id, execution = running_solve
     solve = solving(run_id)
     assert solve.pid is not None
+    searches = descendants(solve.pid)
+    assert searches, "the search is not in processes of its own"
 
     os.kill(solve.pid, signal.SIGKILL)
 
@@ -253,6 +256,7 @@ def test_a_solve_process_that_dies_fails_the_run(
         f"the solve process ended without a plan (exit code {-signal.SIGKILL})"
     )
     assert plans_of(sessions, run_id) == 0
+    wait_until(lambda: not any(alive(pid) for pid in searches), timeout_s=10)
 
 
 def test_a_solve_that_overruns_its_time_limit_is_given_up(
