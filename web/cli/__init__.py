@@ -1,4 +1,5 @@
-"""The ``fieldops`` command: database set-up, data import and export, planning, accounts, serving.
+"""The ``fieldops`` command: database set-up, data import and export, planning, accounts, serving,
+the plan runs' worker.
 
 Every command that uses the database uses the same one (``--database-url``, else
 ``DATABASE_URL``, else the SQLite file in the instance folder), says which on its first
@@ -11,6 +12,7 @@ from web.cli import data as data
 from web.cli import plan as plan
 from web.cli import scheduler as scheduler
 from web.cli import serving as serving
+from web.cli import worker as worker
 from web.cli._common import cli as cli
 from web.cli._common import main as main
 from web.cli.serving import DEMO_PASSWORD as DEMO_PASSWORD

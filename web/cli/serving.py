@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from importlib import resources
+from multiprocessing.process import BaseProcess
 
 import click
 from flask import Flask
@@ -16,9 +17,11 @@ from dispatch.accounts import link_technician
 from dispatch.catalog import load_catalog
 from dispatch.enums import Role
 from dispatch.models import Job, ServiceRequest, Technician, User
+from dispatch.planning.jobqueue import start_local_worker, stop_local_worker
 from dispatch.scenario import import_scenario
 from dispatch.schema import TARGET_METADATA, downgrade, upgrade
 from dispatch.users import create_user
+from mobile_api.http import ENGINE_KEY
 from web.cli._common import (
     TEXT,
     EnvironmentFailure,
@@ -154,11 +157,25 @@ def _serve(app: Flask, host: str, port: int) -> None:
 
     threads = _threads()
     _check_can_serve(host, port)
+    worker = _start_local_worker(app)
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C stops)")
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
     except OSError as exc:  # the address was taken since the check
         raise _cannot_serve(host, port, exc) from None
+    finally:
+        if worker is not None:
+            stop_local_worker(worker)
+
+
+def _start_local_worker(app: Flask) -> BaseProcess | None:
+    """On SQLite the plan runs' worker is a process of the server's; PostgreSQL has its own."""
+    if app.extensions[ENGINE_KEY].dialect.name != "sqlite":
+        click.echo("Plan runs: executed by `fieldops worker` processes (procrastinate)")
+        return None
+    worker = start_local_worker(app.config["DATABASE_URL"])
+    click.echo(f"Plan runs: executed by the local worker (process {worker.pid})")
+    return worker
 
 
 def _check_can_serve(host: str, port: int) -> None:
