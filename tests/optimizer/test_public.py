@@ -75,6 +75,9 @@ def _optimizer_imports(path: Path) -> list[tuple[str, str]]:
         "Candidate",
         "apply_candidate",
         "why_no_candidate",
+        "retime_route",
+        "assigned_technicians",
+        "moved_jobs",
     ],
 )
 def test_public_names_come_from_the_package(name: str) -> None:
