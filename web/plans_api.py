@@ -1,4 +1,4 @@
-"""The dispatchers' JSON API for a day's plan: the published plan, proposals, edits.
+"""The dispatchers' JSON API for a day's plan: runs, the published plan, proposals, edits.
 
 The published plan's version is its ``ETag``. Edits must send it back as ``If-Match``
 (428 without one), so that of two dispatchers editing the same version one wins and the
@@ -21,7 +21,7 @@ from werkzeug.exceptions import NotFound
 
 from dispatch.enums import PlanStatus, Role
 from dispatch.lifecycle import TransitionRefused
-from dispatch.models import Plan
+from dispatch.models import Plan, PlanRun
 from dispatch.planning.edits import (
     EditAction,
     EditRefused,
@@ -32,6 +32,7 @@ from dispatch.planning.edits import (
     unassign,
     unpin,
 )
+from dispatch.planning.jobqueue import enqueue
 from dispatch.planning.problem import PlanningError
 from dispatch.planning.proposals import (
     PlanNotFound,
@@ -42,6 +43,7 @@ from dispatch.planning.proposals import (
     published_version,
 )
 from dispatch.planning.publish import StalePlan, publish
+from dispatch.planning.runs import RunInProgress, RunNotFound, RunTransitionRefused, cancel_run
 from mobile_api.http import login_required, problem_response
 from optimizer import Violation
 
@@ -64,6 +66,69 @@ class EditRequest(BaseModel):
     job: Reference
     technician: Reference | None = None
     position: Annotated[StrictInt, Field(ge=0, le=10_000)] | None = None
+
+
+#: Longest search a dispatcher may ask for, in seconds.
+LONGEST_RUN_S = 3600
+
+
+class RunRequest(BaseModel):
+    """The body of ``POST /api/v1/plans/<date>/runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_limit_s: Annotated[StrictInt, Field(ge=1, le=LONGEST_RUN_S)] = 30
+    replan: bool = False
+
+
+@bp.post("/<day>/runs")
+@login_required(Role.DISPATCHER)
+def request_plan_run(day: str) -> Any:
+    """Queue an optimization of the day (202); 409 naming the day's active run if it has one."""
+    when = _day(day)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem_response(400, "Bad Request", "send a JSON object ({} for the defaults)")
+    try:
+        asked = RunRequest.model_validate(body)
+    except ValidationError as exc:
+        return _invalid("Invalid run request", exc)
+    try:
+        run = enqueue(
+            g.db,
+            when,
+            time_limit_s=asked.time_limit_s,
+            requested_by=g.user.id,
+            reason="re-plan asked by a dispatcher" if asked.replan else "asked by a dispatcher",
+            replan=asked.replan,
+        )
+    except RunInProgress as exc:
+        return problem_response(
+            409, "Run in progress", str(exc), run_id=exc.run_id, state=exc.state.value
+        )
+    g.db.commit()
+    location = f"{bp.url_prefix}/{when.isoformat()}/runs/{run.id}"
+    return _run(run), 202, {"Location": location}
+
+
+@bp.get("/<day>/runs/<int:run_id>")
+@login_required(Role.DISPATCHER)
+def plan_run(day: str, run_id: int) -> Any:
+    """A run's state and best figures so far; its proposal's id once it succeeded."""
+    return _run(_run_of(_day(day), run_id))
+
+
+@bp.post("/<day>/runs/<int:run_id>/cancel")
+@login_required(Role.DISPATCHER)
+def cancel_plan_run(day: str, run_id: int) -> Any:
+    """Stop a queued or running run; 409 when it has ended already."""
+    run = _run_of(_day(day), run_id)
+    try:
+        cancel_run(g.db, run.id)
+    except RunTransitionRefused as exc:
+        return problem_response(409, "Run ended", str(exc), state=exc.current.value)
+    g.db.commit()
+    return _run(run)
 
 
 @bp.get("/<day>")
@@ -213,13 +278,7 @@ def _edit_request() -> EditRequest | Response:
     try:
         edit = EditRequest.model_validate(body)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
-        return problem_response(
-            422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
-        )
+        return _invalid("Invalid edit", exc)
     errors = []
     if edit.action in ("assign", "move") and edit.technician is None:
         errors.append({"field": "technician", "message": f"{edit.action} needs a technician"})
@@ -234,6 +293,14 @@ def _edit_request() -> EditRequest | Response:
             422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
         )
     return edit
+
+
+def _invalid(title: str, exc: ValidationError) -> Response:
+    errors = [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    return problem_response(422, title, f"{len(errors)} field(s) need attention", errors=errors)
 
 
 def _if_match() -> int | Response:
@@ -285,6 +352,34 @@ def _plan_of(day: date, plan_id: int) -> Plan:
     if plan.service_date != day:
         raise NotFound(f"{day.isoformat()} has no plan {plan_id}")
     return plan
+
+
+def _run_of(day: date, run_id: int) -> PlanRun:
+    """The run with this id, if it is one of the day's; 404 otherwise."""
+    run = g.db.get(PlanRun, run_id)
+    if run is None or run.service_date != day:
+        raise NotFound(str(RunNotFound(run_id)) + f" for {day.isoformat()}")
+    return run
+
+
+def _run(run: PlanRun) -> dict[str, Any]:
+    plan_id = g.db.scalar(select(Plan.id).where(Plan.run_id == run.id))
+    return {
+        "id": run.id,
+        "service_date": run.service_date.isoformat(),
+        "state": run.state.value,
+        "reason": run.reason,
+        "replan": run.replan,
+        "time_limit_s": run.time_limit_s,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "best_score": run.best_score,
+        "served": run.served,
+        "elapsed_s": run.elapsed_s,
+        "error": run.error,
+        "proposal_id": plan_id,
+    }
 
 
 def _proposal(plan: Plan, published_version: int) -> dict[str, Any]:
