@@ -208,6 +208,7 @@ def request_replan(
     *,
     policy: ReplanPolicy = ReplanPolicy(),
     trigger: str | None = None,
+    covers: Collection[str] = (),
 ) -> PlanRun | None:
     """Ask for a re-plan of ``day`` from its published plan, for an event of ``priority``.
 
@@ -227,6 +228,9 @@ def request_replan(
         the proposal publishes itself.
     trigger
         What asked (``"added:42"``), kept in the log so the same event asks only once.
+    covers
+        Triggers this request answers too, which therefore never ask themselves (the
+        follow-up jobs a technician's absence creates, say).
 
     Returns
     -------
@@ -234,7 +238,12 @@ def request_replan(
         The run that will see the change (new or joined), or None when deferred.
     """
     auto_publish = priority in policy.auto_publish
-    entry = {"reason": reason, "priority": priority.value, "trigger": trigger}
+    entry = {
+        "reason": reason,
+        "priority": priority.value,
+        "trigger": trigger,
+        "covers": sorted(covers),
+    }
     for _ in range(_REQUEST_ATTEMPTS):
         try:
             run = enqueue_run(
@@ -346,7 +355,7 @@ def replan_on_changes(
             trigger, wanted = f"cancelled:{job.id}", job.reference in routed
             reason = f"job {job.reference} cancelled"
         else:
-            trigger = f"added:{job.id}"
+            trigger = _added(job)
             wanted = job.reference not in routed and job.reference not in left_out
             reason = f"new {job.priority.value} job {job.reference}"
         if wanted and trigger not in handled:
@@ -364,9 +373,12 @@ def replan_once(
     reason: str,
     priority: Priority,
     policy: ReplanPolicy,
+    covers: Collection[str] = (),
 ) -> Replan:
     """``request_replan`` for an event the caller checked has not asked before."""
-    run = request_replan(session, day, reason, priority, policy=policy, trigger=trigger)
+    run = request_replan(
+        session, day, reason, priority, policy=policy, trigger=trigger, covers=covers
+    )
     return Replan(day, trigger, reason, priority, run.id if run else None)
 
 
@@ -378,7 +390,12 @@ def handled_triggers(session: Session, days: Collection[date]) -> set[str]:
             Event.entity_id.in_([day.isoformat() for day in days]),
         )
     )
-    return {entry["trigger"] for entry in entries if entry.get("trigger")}
+    return {
+        trigger
+        for entry in entries
+        for trigger in [entry.get("trigger"), *entry.get("covers", [])]
+        if trigger
+    }
 
 
 def technician_unavailable(
@@ -461,6 +478,7 @@ def technician_unavailable(
             note,
             most_urgent(job.priority for job in moved),
             policy,
+            covers=[_added(follow_up) for follow_up in follow_ups],
         )
     return Unavailability(
         day_off_recorded=recorded,
@@ -528,6 +546,11 @@ def log_event(
             changes=changes,
         )
     )
+
+
+def _added(job: Job) -> str:
+    """The trigger of a new job: the same whoever notices it."""
+    return f"added:{job.id}"
 
 
 def _published_jobs(session: Session, day: date) -> tuple[set[str], set[str]]:

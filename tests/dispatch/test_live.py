@@ -165,6 +165,7 @@ def test_a_replan_is_queued_from_the_published_plan_and_the_policy_decides_publi
             "reason": "new emergency E-1",
             "priority": "emergency",
             "trigger": None,
+            "covers": [],
             "run_id": run.id,
         }
 
@@ -337,6 +338,7 @@ def test_a_technician_unavailable_gives_back_jobs_not_started_and_stops_work_und
     with sessions() as session:
         sick, jobs = busiest_route(session, published_day)
         assert len(jobs) >= 3
+        jobs[0].priority = P.EMERGENCY
         start(session, jobs[0], S.ON_SITE)
         start(session, jobs[1], S.DISPATCHED)
         session.commit()
@@ -351,7 +353,9 @@ def test_a_technician_unavailable_gives_back_jobs_not_started_and_stops_work_und
         assert done.returned == tuple(j.reference for j in jobs[1:])
         assert done.replan is not None and done.replan.run_id is not None
         assert done.replan.trigger == f"unavailable:{sick.id}"
-        assert done.replan.priority == min((j.priority for j in jobs), key=list(P).index)
+        assert done.replan.priority == P.EMERGENCY
+        # The emergency follow-up is new to the published plan, but this re-plan covers it.
+        assert replan_on_changes(session, now=at(9)) == []
     with sessions() as session:
         day_off = session.get_one(DayOff, (sick.id, published_day))
         assert day_off.reason == "sick"
