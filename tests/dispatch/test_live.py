@@ -221,6 +221,7 @@ def test_a_request_while_a_run_solves_is_deferred_and_settled_once_the_run_ends(
         assert len(runs(session)) == 2
 
 
+@pytest.mark.postgresql_only
 def test_the_run_a_request_defers_to_cannot_end_before_the_deferral_is_committed(
     sessions: sessionmaker[Session], published_day: date
 ) -> None:
