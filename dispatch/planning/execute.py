@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -87,12 +87,16 @@ class _Order:
     problem: Problem
     time_limit_s: float
     initial: Solution | None
-    # The published plan's technician of each job (SolveStart.incumbent) goes here and
-    # into SolveParams.incumbent, once re-plans are wired to the stability cost.
+    # A re-plan's published assignments: moving such a job to another technician costs
+    # the stability cost (SolveParams.move_cost_min).
+    incumbent: Mapping[str, str]
 
     def params(self, on_progress: Callable[[float, int, float], None]) -> SolveParams:
         return SolveParams(
-            time_limit_s=self.time_limit_s, on_progress=on_progress, initial=self.initial
+            time_limit_s=self.time_limit_s,
+            on_progress=on_progress,
+            initial=self.initial,
+            incumbent=dict(self.incumbent) or None,
         )
 
 
@@ -199,7 +203,7 @@ def _execute(
         except PlanningError as exc:
             return _fail(factory, run_id, f"the day cannot be planned as stored: {exc}")
         start = replan_start(session, run, problem)
-        order = _Order(problem, float(run.time_limit_s), start.initial)
+        order = _Order(problem, float(run.time_limit_s), start.initial, start.incumbent)
     outcome = _solve_beside(factory, run_id, order, should_stop, on_progress)
     if isinstance(outcome, Solution):
         return _save(factory, run_id, problem, outcome)

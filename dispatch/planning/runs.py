@@ -200,16 +200,28 @@ def _end(session: Session, run_id: int, target: RunState) -> PlanRun:
 
 
 def _move(session: Session, run_id: int, target: RunState) -> PlanRun:
-    # Locked and read afresh on PostgreSQL: a cancel and a finish racing are checked in turn.
-    run = _get(session, run_id, lock=True)
-    if target not in RUN_TRANSITIONS[run.state]:
+    """Move the run to ``target`` if its current state allows it, in one conditional UPDATE.
+
+    The condition is checked by the database as it writes, so a cancel and a finish
+    racing from two processes are decided in turn on SQLite as well as PostgreSQL.
+    """
+    sources = [state for state, targets in RUN_TRANSITIONS.items() if target in targets]
+    moved = session.scalar(
+        update(PlanRun)
+        .where(PlanRun.id == run_id, PlanRun.state.in_(sources))
+        .values(state=target)
+        .returning(PlanRun.id)
+        .execution_options(synchronize_session=False)
+    )
+    run = _get(session, run_id)
+    if moved is None:
         raise RunTransitionRefused(run, target)
-    run.state = target
     return run
 
 
-def _get(session: Session, run_id: int, *, lock: bool = False) -> PlanRun:
-    run = session.get(PlanRun, run_id, with_for_update=lock, populate_existing=lock)
+def _get(session: Session, run_id: int) -> PlanRun:
+    """The run as stored now (read afresh: another process may have moved it)."""
+    run = session.get(PlanRun, run_id, populate_existing=True)
     if run is None:
         raise RunNotFound(run_id)
     return run

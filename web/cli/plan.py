@@ -14,7 +14,7 @@ from sqlalchemy import select
 from dispatch.enums import RunState
 from dispatch.models import Plan
 from dispatch.planning.execute import Progress, execute_run
-from dispatch.planning.jobqueue import stop_on_signals
+from dispatch.planning.jobqueue import stop_on_signals, wait_for_run
 from dispatch.planning.proposals import ProposalClosed, published
 from dispatch.planning.publish import StalePlan, publish
 from dispatch.planning.runs import RunInProgress, request_run
@@ -141,6 +141,8 @@ def plan_day_command(
     stop = threading.Event()
     stop_on_signals(stop)
     state = execute_run(sessions, run.id, should_stop=stop.is_set, on_progress=_echo_progress)
+    if state is None:  # a worker (fieldops serve's, say) claimed it first: follow it there
+        state = wait_for_run(sessions, run.id, on_progress=_echo_progress).state
     with transaction(ctx) as session:
         run = session.get_one(type(run), run.id)
         plan = session.scalar(select(Plan).where(Plan.run_id == run.id))
