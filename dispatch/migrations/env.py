@@ -9,9 +9,14 @@ from sqlalchemy import Connection, Engine
 from dispatch.schema import TARGET_METADATA
 
 
+#: Tables other libraries keep in our database: procrastinate's (migration 0007) and
+#: APScheduler's job store (created by ``fieldops scheduler``).
+FOREIGN_TABLES = ("procrastinate_", "apscheduler_jobs")
+
+
 def _ours(name: str | None, type_: str, _parents: object) -> bool:
-    """procrastinate's tables (migration 0007) are not in our models: leave them out of diffs."""
-    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+    """Other libraries' tables are not in our models: leave them out of diffs."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLES))
 
 
 def run_migrations(connection: Connection) -> None:

@@ -10,6 +10,7 @@ route. Stock comes from ``inventory.service``; times are converted by ``DayClock
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 
@@ -86,12 +87,16 @@ def build_problem(session: Session, day: date) -> Problem:
     vans = inventory_service.vans_of(session, working.keys())
     jobs = plannable_jobs(session, day)
     fixed = _jobs_under_way(session, jobs, working, day)
+    carried = _parts_carried(jobs)
     try:
         return Problem(
             name=settings.name,
             travel=travel,
             technicians=tuple(
-                _technician(t, clock, vans.get(t.id), fixed.get(t.id, ())) for t in technicians
+                _technician(
+                    t, clock, vans.get(t.id), fixed.get(t.id, ()), carried.get(t.id, Counter())
+                )
+                for t in technicians
             ),
             jobs=tuple(_job(job, clock, working) for job in jobs),
             warehouses=tuple(_warehouse(w, clock) for w in inventory_service.warehouses(session)),
@@ -142,6 +147,27 @@ def _jobs_under_way(
     return fixed
 
 
+def _parts_carried(jobs: Sequence[Job]) -> dict[int, Counter[str]]:
+    """The parts of each technician's jobs under way: picked up or in hand already.
+
+    The van's stock as stored does not know what was picked up on the way to a job
+    under way; without them the planner would find such a job short of its parts.
+    """
+    carried: dict[int, Counter[str]] = {}
+    for job in jobs:
+        if job.status in UNDER_WAY and job.technician_id is not None:
+            parts = carried.setdefault(job.technician_id, Counter())
+            parts.update({part.sku: part.quantity for part in job.parts})
+    return carried
+
+
+def _plus(stock: dict[str, int], carried: Counter[str]) -> dict[str, int]:
+    """The van's stock and the parts carried for jobs under way, in the van's listing order."""
+    for sku, quantity in carried.items():
+        stock[sku] = stock.get(sku, 0) + quantity
+    return stock
+
+
 def _starts(session: Session, jobs: Collection[Job]) -> dict[int, int]:
     """Where each job's latest start (its move to en route) is in the event log, by job id.
 
@@ -172,6 +198,7 @@ def _technician(
     clock: DayClock,
     van: StockLocation | None,
     fixed_jobs: tuple[str, ...],
+    carried: Counter[str],
 ) -> PlanTechnician:
     shift = technician.shift_on(clock.day)
     assert shift is not None  # technicians_working returns only those with a shift
@@ -201,7 +228,7 @@ def _technician(
         shift=TimeWindow(clock.clock_ticks(shift.start_time), clock.clock_ticks(shift.end_time)),
         skills=frozenset(technician.skills),
         break_rule=break_rule,
-        van_stock=inventory_service.on_hand(van),
+        van_stock=_plus(inventory_service.on_hand(van), carried),
         fixed_jobs=fixed_jobs,
     )
 
