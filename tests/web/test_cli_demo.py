@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from dispatch.enums import JobStatus
 from dispatch.models import Job, Technician, User
+from dispatch.planning import published
 from dispatch.users import authenticate
 from mobile_api.http import ENGINE_KEY, SESSIONS_KEY
 from tests.helpers import count_rows
@@ -39,7 +42,7 @@ def test_demo_and_every_command_use_the_apps_default_database(instance: Path) ->
     """A user created after the demo signs in to the app the demo serves: one database, named."""
     default = f"sqlite:///{instance / 'fieldops.sqlite3'}"
 
-    demo = fieldops("demo", "--no-serve")
+    demo = fieldops("demo", "--no-serve", "--plan-time-limit", "1")
     created = fieldops(
         "create-user", "alice", "--full-name", "Alice", "--role", "dispatcher",
         "--password", "alice-password",
@@ -61,7 +64,7 @@ def test_demo_replaces_a_database_with_data_only_when_told(
 ) -> None:
     """A second demo asks first: no answer or "n" keeps the data, "y" or --yes starts afresh."""
     monkeypatch.setenv("DATABASE_URL", database_url)
-    first = fieldops("demo", "--no-serve")
+    first = fieldops("demo", "--no-serve", "--plan-time-limit", "1")
     assert first.exit_code == 0, first.output
     assert count_rows(database_url, Job) == len(DEMO_DAY["jobs"])
     extra = fieldops(
@@ -77,16 +80,16 @@ def test_demo_replaces_a_database_with_data_only_when_told(
     assert extra.exit_code == 0, extra.output
     users = count_rows(database_url, User)
 
-    unanswered = fieldops("demo", "--no-serve")
-    declined = fieldops("demo", "--no-serve", answer="n\n")
+    unanswered = fieldops("demo", "--no-serve", "--plan-time-limit", "1")
+    declined = fieldops("demo", "--no-serve", "--plan-time-limit", "1", answer="n\n")
 
     assert unanswered.exit_code == 2 and "pass --yes" in unanswered.output
     assert declined.exit_code == 1 and "left the database as it was" in declined.output
     assert count_rows(database_url, User) == users
 
     for again in (
-        fieldops("demo", "--no-serve", answer="y\n"),
-        fieldops("demo", "--no-serve", "--yes"),
+        fieldops("demo", "--no-serve", "--plan-time-limit", "1", answer="y\n"),
+        fieldops("demo", "--no-serve", "--plan-time-limit", "1", "--yes"),
     ):
         assert again.exit_code == 0, again.output
         assert count_rows(database_url, User) == users - 1  # zoe is gone, the demo users are back
@@ -97,7 +100,7 @@ def test_demo_replaces_a_database_with_data_only_when_told(
 
 def test_demo_technician_gets_their_jobs_from_the_phone_api(instance: Path) -> None:
     """The demo's technician login is the demo day's technician of the same name and sees their jobs."""
-    assert fieldops("demo", "--no-serve").exit_code == 0
+    assert fieldops("demo", "--no-serve", "--plan-time-limit", "1").exit_code == 0
     unlinked = fieldops(
         "create-user",
         "tom",
@@ -125,6 +128,16 @@ def test_demo_technician_gets_their_jobs_from_the_phone_api(instance: Path) -> N
 
     assert status == 200, body
     assert body["technician"] == DEMO_TECHNICIAN_CODE
+    # The demo ends with the day planned and published: the technician has scheduled jobs.
+    with app.extensions[SESSIONS_KEY]() as session:
+        current = published(session, date.fromisoformat(DEMO_DAY["date"]))
+        assert current is not None and current[0] == 1
+        mine = session.scalars(
+            select(Job)
+            .join(Technician, Job.technician_id == Technician.id)
+            .where(Technician.code == DEMO_TECHNICIAN_CODE)
+        ).all()
+        assert mine and all(job.status == JobStatus.SCHEDULED for job in mine)
     with app.extensions[SESSIONS_KEY]() as session:
         technician = session.scalar(
             select(Technician).where(Technician.code == DEMO_TECHNICIAN_CODE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from datetime import date
@@ -124,7 +125,28 @@ def plan_day_command(
     The run is recorded like one a dispatcher starts (one active run per day) and solved
     in a process of its own; progress is printed as the search improves. Ctrl+C stops it.
     """
+    plan_day(
+        ctx,
+        day,
+        time_limit_s=time_limit,
+        publish_it=publish_it,
+        replan=replan,
+        reason="fieldops plan-day",
+    )
+
+
+def plan_day(
+    ctx: click.Context,
+    day: date,
+    *,
+    time_limit_s: int,
+    publish_it: bool,
+    replan: bool = False,
+    reason: str,
+) -> None:
+    """Run, propose and (if asked) publish a plan of ``day`` in the foreground, printing progress."""
     sessions = database(ctx).extensions[SESSIONS_KEY]
+    time_limit = time_limit_s
     try:
         with transaction(ctx) as session:
             run = request_run(
@@ -132,17 +154,22 @@ def plan_day_command(
                 day,
                 time_limit_s=time_limit,
                 requested_by=None,
-                reason="fieldops plan-day",
+                reason=reason,
                 replan=replan,
             )
     except RunInProgress as exc:
         raise InputError(f"{exc}; wait for it or cancel it") from None
     click.echo(f"Run {run.id} plans {day} for {time_limit} s.")
     stop = threading.Event()
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     stop_on_signals(stop)
-    state = execute_run(sessions, run.id, should_stop=stop.is_set, on_progress=_echo_progress)
-    if state is None:  # a worker (fieldops serve's, say) claimed it first: follow it there
-        state = wait_for_run(sessions, run.id, on_progress=_echo_progress).state
+    try:
+        state = execute_run(sessions, run.id, should_stop=stop.is_set, on_progress=_echo_progress)
+        if state is None:  # a worker (fieldops serve's, say) claimed it first: follow it there
+            state = wait_for_run(sessions, run.id, on_progress=_echo_progress).state
+    finally:  # Ctrl+C means what it meant before (a demo serves next)
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
     with transaction(ctx) as session:
         run = session.get_one(type(run), run.id)
         plan = session.scalar(select(Plan).where(Plan.run_id == run.id))

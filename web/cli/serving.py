@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from datetime import date
 from importlib import resources
 from multiprocessing.process import BaseProcess
 
@@ -31,6 +32,7 @@ from web.cli._common import (
     database_engine,
     transaction,
 )
+from web.cli.plan import plan_day
 
 DEMO_PASSWORD = "fieldops-demo"
 #: Staff logins of the demo: username, full name, role.
@@ -59,9 +61,19 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Prepare the demo day and exit.")
 @click.option("-y", "--yes", is_flag=True, help="Replace a database that holds data, no question.")
+@click.option(
+    "--plan-time-limit",
+    "plan_time_limit",
+    type=click.IntRange(min=1, max=3600),
+    default=10,
+    show_default=True,
+    help="Seconds the optimizer may search for the demo day's plan.",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, no_serve: bool, yes: bool) -> None:
-    """Load the demo day and demo users into the database, then serve the app.
+def demo(
+    ctx: click.Context, host: str, port: int, no_serve: bool, yes: bool, plan_time_limit: int
+) -> None:
+    """Load the demo day and demo users, plan and publish the day, then serve the app.
 
     A database that holds data is emptied first, after a yes (or --yes).
     """
@@ -85,6 +97,13 @@ def demo(ctx: click.Context, host: str, port: int, no_serve: bool, yes: bool) ->
     click.echo(
         f"Demo day {data['date']} ({data['name']}): {summary.technicians} technicians, "
         f"{summary.jobs} jobs."
+    )
+    plan_day(
+        ctx,
+        date.fromisoformat(data["date"]),
+        time_limit_s=plan_time_limit,
+        publish_it=True,
+        reason="fieldops demo",
     )
     click.echo(f"Open {url} and sign in as one of (password '{DEMO_PASSWORD}'):")
     for login in logins:
