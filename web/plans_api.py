@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound
 from dispatch.enums import PlanStatus, Role
 from dispatch.lifecycle import TransitionRefused
 from dispatch.models import Plan, PlanRun
+from dispatch.planning.candidates import NotACandidateJob, emergency_candidates
 from dispatch.planning.edits import (
     EditAction,
     EditRefused,
@@ -129,6 +130,44 @@ def cancel_plan_run(day: str, run_id: int) -> Any:
         return problem_response(409, "Run ended", str(exc), state=exc.current.value)
     g.db.commit()
     return _run(run)
+
+
+@bp.get("/<day>/candidates/<job>")
+@login_required(Role.DISPATCHER)
+def candidates(day: str, job: str) -> Any:
+    """Who could take one open, unplanned job without re-planning anyone, best first."""
+    when = _day(day)
+    try:
+        found = emergency_candidates(g.db, when, job[:64])
+    except NotACandidateJob as exc:
+        raise NotFound(str(exc)) from None
+    except PlanningError as exc:
+        return problem_response(
+            422,
+            "Day cannot be planned",
+            f"{when.isoformat()} cannot be planned as stored",
+            errors=[{"message": problem} for problem in exc.problems],
+        )
+    return {
+        "job": found.job,
+        "reason": found.reason,
+        "candidates": [
+            {
+                "technician": o.technician,
+                "position": o.position,
+                "arrival": o.arrival.isoformat(),
+                "start": o.start.isoformat(),
+                "end": o.end.isoformat(),
+                "added_travel_min": o.added_travel_min,
+                "delay_min": o.delay_min,
+                "added_lateness_min": o.added_lateness_min,
+                "lateness_min": o.lateness_min,
+                "score_change": o.score_change,
+                "warehouse_call": o.warehouse_call,
+            }
+            for o in found.offers
+        ],
+    }
 
 
 @bp.get("/<day>")

@@ -205,7 +205,7 @@ def _edit(
             f"Technician {technician_id} does not work on {day.isoformat()}.",
             technician=technician_id,
         )
-    before = _published_solution(problem, current[1].document if current is not None else None)
+    before = current_solution(problem, current[1].document if current is not None else None)
     holder = _holder(before, job_id)
     if action == EditAction.PIN:
         technician_id = technician_id or holder
@@ -373,7 +373,7 @@ def _with_route(
     )
 
 
-def _published_solution(problem: Problem, document: Mapping[str, Any] | None) -> Solution:
+def current_solution(problem: Problem, document: Mapping[str, Any] | None) -> Solution:
     """The published plan as the day stands now; an empty plan before the first publish.
 
     Routes keep their published times unless the day changed under them: a route that

@@ -15,8 +15,9 @@ from werkzeug.test import TestResponse
 
 from dispatch.enums import Role
 from dispatch.models import Job
+from dispatch.planning.edits import unassign
 from dispatch.planning.problem import build_problem
-from dispatch.planning.proposals import new_plan
+from dispatch.planning.proposals import new_plan, published_version
 from dispatch.planning.publish import publish
 from mobile_api.http import SESSIONS_KEY
 from optimizer import SolveParams, solve
@@ -323,3 +324,46 @@ def test_plans_of_other_days_and_unknown_ids_are_404(
     problem(dispatcher.get(f"{URL}/2026-11-25/proposals/{plan_id}"), 404)
     problem(dispatcher.get(f"{URL}/{day.isoformat()}/proposals/99999"), 404)
     problem(dispatcher.post(f"{URL}/{day.isoformat()}/proposals/99999/publish", json={}), 404)
+
+
+def test_a_job_taken_off_the_plan_gets_ranked_offers_with_real_times(
+    app: Flask,
+    dispatcher: FlaskClient,
+    day: date,
+) -> None:
+    job, technician, _, _ = published_day(app, day)
+    with app.extensions[SESSIONS_KEY]() as session:
+        unassign(session, day, job, expected_version=published_version(session, day), user_id=None)
+        session.commit()
+
+    answer = dispatcher.get(f"{URL}/{day.isoformat()}/candidates/{job}")
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    found = answer.get_json()
+    offers = found["candidates"]
+    assert offers and found["reason"] is None
+    assert technician in {o["technician"] for o in offers}  # it fitted there before
+    changes = [o["score_change"] for o in offers]
+    assert changes == sorted(changes)
+    for offer in offers:
+        arrival, start = (datetime.fromisoformat(offer[k]) for k in ("arrival", "start"))
+        assert arrival.tzinfo is not None and arrival <= start
+        assert abs((start.date() - day).days) <= 1
+
+
+def test_a_planned_or_unknown_job_is_404_and_technicians_may_not_ask(
+    app: Flask,
+    dispatcher: FlaskClient,
+    day: date,
+    add_user: Callable[..., int],
+    login: Callable[[str], FlaskClient],
+) -> None:
+    job, technician, _, _ = published_day(app, day)
+
+    planned = dispatcher.get(f"{URL}/{day.isoformat()}/candidates/{job}")
+    unknown = dispatcher.get(f"{URL}/{day.isoformat()}/candidates/J-9999")
+
+    assert planned.status_code == 404 and technician in planned.get_json()["detail"]
+    assert unknown.status_code == 404
+    add_user("tess", Role.TECHNICIAN)
+    assert login("tess").get(f"{URL}/{day.isoformat()}/candidates/{job}").status_code == 403
