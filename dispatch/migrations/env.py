@@ -8,7 +8,6 @@ from sqlalchemy import Connection, Engine
 
 from dispatch.schema import TARGET_METADATA
 
-
 #: Tables other libraries keep in our database: procrastinate's (migration 0007) and
 #: APScheduler's job store (created by ``fieldops scheduler``).
 FOREIGN_TABLES = ("procrastinate_", "apscheduler_jobs")
