@@ -15,6 +15,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from dispatch.days import service_day
+from dispatch.db import utcnow
 from dispatch.planning.clock import DayClock
 from dispatch.planning.edits import current_solution
 from dispatch.planning.problem import PlanningError, build_problem
@@ -63,7 +64,7 @@ def emergency_candidates(session: Session, day: date, job: str, *, limit: int = 
         No open job of the day has that reference, or the published plan routes it
         already (moving it is an edit).
     """
-    problem = build_problem(session, day)
+    problem = build_problem(session, day, now=utcnow())
     if job not in {j.id for j in problem.jobs}:
         raise NotACandidateJob(f"{job} is not an open job of {day.isoformat()}")
     current = published(session, day)

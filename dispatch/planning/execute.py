@@ -199,7 +199,9 @@ def _execute(
     with factory() as session:
         run = session.get_one(PlanRun, run_id)
         try:
-            problem = build_problem(session, run.service_date)
+            # A re-plan plans the rest of the day when the day is today.
+            now = utcnow() if run.replan else None
+            problem = build_problem(session, run.service_date, now=now)
         except PlanningError as exc:
             return _fail(factory, run_id, f"the day cannot be planned as stored: {exc}")
         start = replan_start(session, run, problem)

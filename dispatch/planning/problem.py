@@ -9,6 +9,7 @@ route. Stock comes from ``inventory.service``; times are converted by ``DayClock
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -36,6 +37,9 @@ from optimizer import (
 from optimizer import Job as PlanJob
 from optimizer import Technician as PlanTechnician
 
+#: Ticks in a day: an instant on the day has ticks from 0 up to this.
+DAY_TICKS = 24 * 3600
+
 #: Jobs a technician has set off for or is working on: they stay at the head of the route.
 UNDER_WAY = frozenset({JobStatus.EN_ROUTE, JobStatus.ON_SITE, JobStatus.PAUSED})
 
@@ -48,7 +52,7 @@ class PlanningError(ValueError):
         super().__init__("; ".join(problems))
 
 
-def build_problem(session: Session, day: date) -> Problem:
+def build_problem(session: Session, day: date, *, now: datetime | None = None) -> Problem:
     """The day to plan, as the optimizer takes it, read from the database.
 
     Parameters
@@ -58,6 +62,9 @@ def build_problem(session: Session, day: date) -> Problem:
         batches of 500 keys), never one per technician or job: 16 for 1,200 jobs.
     day
         A date with a ``ServiceDay`` (its time zone and travel rule).
+    now
+        For a re-plan during the day: when ``now`` falls on ``day``, the rest of the day
+        from ``now`` is planned (``rest_of_day``). Otherwise the whole day.
 
     Returns
     -------
@@ -89,7 +96,7 @@ def build_problem(session: Session, day: date) -> Problem:
     fixed = _jobs_under_way(session, jobs, working, day)
     carried = _parts_carried(jobs)
     try:
-        return Problem(
+        problem = Problem(
             name=settings.name,
             travel=travel,
             technicians=tuple(
@@ -105,6 +112,29 @@ def build_problem(session: Session, day: date) -> Problem:
         )
     except InvalidProblem as exc:  # rows the schema lets through but the format refuses
         raise PlanningError(exc.problems) from None
+    if now is not None and 0 <= clock.ticks(now) < DAY_TICKS:
+        return rest_of_day(problem, clock.ticks(now))
+    return problem
+
+
+def rest_of_day(problem: Problem, now: int) -> Problem:
+    """The day from ``now`` (ticks) on: nobody's route starts earlier, and a break whose
+    window has passed counts as taken.
+
+    A technician whose shift is over keeps it as it was when they have work under way
+    (they finish it), and is left an empty shift otherwise.
+    """
+    technicians = []
+    for technician in problem.technicians:
+        shift, rule = technician.shift, technician.break_rule
+        if now < shift.end or not technician.fixed_jobs:
+            shift = TimeWindow(min(max(shift.start, now), shift.end), shift.end)
+        if rule is not None and now > rule.window.end:
+            rule = None
+        elif rule is not None and now > rule.window.start:
+            rule = Break(TimeWindow(now, rule.window.end), rule.duration)
+        technicians.append(dataclasses.replace(technician, shift=shift, break_rule=rule))
+    return dataclasses.replace(problem, technicians=tuple(technicians))
 
 
 def _travel(settings: ServiceDay) -> TravelModel:

@@ -395,3 +395,32 @@ def test_clock_refuses_naive_instants_and_unknown_zones() -> None:
         clock.ticks(datetime(2026, 11, 24, 9, 0))
     with pytest.raises(ValueError, match="unknown time zone 'Europe/Atlantis'"):
         DayClock.of(date(2026, 11, 24), "Europe/Atlantis")
+
+
+def test_a_replan_during_the_day_plans_from_now_on(
+    session: Session, sessions: sessionmaker[Session]
+) -> None:
+    """Nobody starts before now; a break whose window has passed is taken; other days whole."""
+    day = import_day(session, load_day("oslo-5x30"))
+    with sessions() as fresh:
+        whole = build_problem(fresh, day)
+        clock = DayClock.of(day, "Europe/Oslo")
+        at_noon = build_problem(fresh, day, now=clock.instant(12 * 3600))
+        late = build_problem(fresh, day, now=clock.instant(15 * 3600))
+        next_day = build_problem(fresh, day, now=clock.instant(30 * 3600))
+
+    assert next_day == whole
+    for before, noon, afternoon in zip(
+        whole.technicians, at_noon.technicians, late.technicians, strict=True
+    ):
+        assert noon.shift.start == max(before.shift.start, 12 * 3600)
+        assert noon.shift.end == before.shift.end
+        rule = before.break_rule
+        if rule is not None and rule.window.start < 12 * 3600 <= rule.window.end:
+            assert noon.break_rule is not None and noon.break_rule.window.start == 12 * 3600
+        if rule is not None and rule.window.end < 15 * 3600:
+            assert afternoon.break_rule is None
+    assert any(t.break_rule is not None for t in whole.technicians)
+    solution = solve(at_noon, SolveParams(time_limit_s=0.5, workers=1))
+    assert check(at_noon, solution).feasible
+    assert all(r.depart >= 12 * 3600 for r in solution.routes)
