@@ -183,13 +183,33 @@ def _solution(net: Network, allowed: Eligibility, state: RoutesState) -> Solutio
         for technician, timing in enumerate(state.timings)
         if timing is not None and state.routes[technician]
     )
-    served = state.assigned()
+    # A route that cannot be timed holds only work under way that the day as given cannot
+    # fit (its window or the shift passed, a part missing): said, never silently dropped.
+    stuck = {
+        v
+        for technician, timing in enumerate(state.timings)
+        if timing is None
+        for v in state.routes[technician]
+        if net.is_job(v)
+    }
+    served = state.assigned() - stuck
     unassigned = tuple(
-        allowed.excluded.get(j) or _dropped_reason(net, allowed, state, j)
+        _stuck_reason(problem.jobs[j].id)
+        if j in stuck
+        else allowed.excluded.get(j) or _dropped_reason(net, allowed, state, j)
         for j in range(len(problem.jobs))
         if j not in served
     )
     return Solution(routes, unassigned)
+
+
+def _stuck_reason(job_id: str) -> Unassigned:
+    return Unassigned(
+        job_id,
+        Reason.NOT_ENOUGH_TIME,
+        "under way, but its technician's route cannot be timed as the day stands (a window"
+        " or the shift has passed, or a part is missing): a dispatcher must decide",
+    )
 
 
 def timed_route(net: Network, technician: int, visits: list[int], timing: Timing) -> Route:

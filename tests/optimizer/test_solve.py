@@ -14,7 +14,7 @@ import pytest
 from geopy.distance import geodesic
 
 from optimizer.check import check
-from optimizer.problem import Location, Priority, Problem
+from optimizer.problem import Location, Priority, Problem, TimeWindow
 from optimizer.solution import Reason, Solution, StopKind
 from optimizer.solve import SolveParams, solve
 from tests.optimizer.conftest import (
@@ -404,6 +404,26 @@ def test_jobs_under_way_on_a_shipped_day_survive_the_search(oslo: Solved) -> Non
     assert_sound(problem, solution)
     route = solution.route_of("T-01")
     assert route is not None and route.job_ids[:2] == ("J-0019", "J-0014")
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.5])
+def test_work_under_way_that_the_day_cannot_fit_is_reported_not_dropped(seconds: float) -> None:
+    """A job under way whose window closed before the shift starts cannot be timed: such a
+    day has no plan keeping every rule. The work is listed as unassigned with the reason,
+    never lost, and the checker names the one rule broken."""
+    problem = fixed_day()
+    closed = replace(problem.job("J-FAR"), window=TimeWindow(0, 60))
+    problem = replace(problem, jobs=tuple(closed if j.id == "J-FAR" else j for j in problem.jobs))
+
+    solution = plan(problem, seconds)
+
+    causes = {v.cause for v in check(problem, solution).violations}
+    assert causes == {"fixed_jobs"}
+    stuck = {u.job: u.reason for u in solution.unassigned}
+    assert "under way" in stuck["J-FAR"] and "under way" in stuck["J-NEAR"]
+    assert {u.job for u in solution.unassigned} | {
+        j for r in solution.routes for j in r.job_ids
+    } == {j.id for j in problem.jobs}
 
 
 # --- re-planning and determinism -------------------------------------------------------------
