@@ -141,6 +141,13 @@ def candidates(day: str, job: str) -> Any:
         found = emergency_candidates(g.db, when, job[:64])
     except NotACandidateJob as exc:
         raise NotFound(str(exc)) from None
+    except EditRefused as exc:
+        return problem_response(
+            422,
+            "Published plan out of step",
+            "the published plan no longer fits the day as it stands; re-plan or edit first",
+            errors=[_violation(v) for v in exc.violations],
+        )
     except PlanningError as exc:
         return problem_response(
             422,

@@ -414,11 +414,16 @@ def current_solution(problem: Problem, document: Mapping[str, Any] | None) -> So
         published_stops = (
             [] if route is None else [s for s in route.stops if s.kind != StopKind.BREAK]
         )
+        # Warehouse calls before the work under way are behind the technician already.
+        passed = max(
+            (i for i, s in enumerate(published_stops) if s.id in technician.fixed_jobs),
+            default=-1,
+        )
         kept = [
             s
-            for s in published_stops
+            for i, s in enumerate(published_stops)
             if (s.kind == StopKind.JOB and s.id in jobs and s.id not in fixed)
-            or (s.kind == StopKind.WAREHOUSE and s.id in warehouses)
+            or (s.kind == StopKind.WAREHOUSE and s.id in warehouses and i > passed)
         ]
         head = [Stop(StopKind.JOB, job, 0, 0, 0) for job in technician.fixed_jobs]
         stops = [*head, *kept]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.days import plannable_jobs, service_day, technicians_working
 from dispatch.enums import JobStatus
-from dispatch.models import Event, Job, ServiceDay, Technician
+from dispatch.models import DayPlan, Event, Job, Plan, ServiceDay, Technician
 from dispatch.planning.clock import DayClock
 from inventory import service as inventory_service
 from inventory.models import StockLocation
@@ -59,7 +59,7 @@ def build_problem(session: Session, day: date, *, now: datetime | None = None) -
     ----------
     session
         Read only. One query per table read (SQLAlchemy splits ``selectinload`` into
-        batches of 500 keys), never one per technician or job: 16 for 1,200 jobs.
+        batches of 500 keys), never one per technician or job: 17 for 1,200 jobs.
     day
         A date with a ``ServiceDay`` (its time zone and travel rule).
     now
@@ -95,18 +95,25 @@ def build_problem(session: Session, day: date, *, now: datetime | None = None) -
     jobs = plannable_jobs(session, day)
     fixed = _jobs_under_way(session, jobs, working, day)
     carried = _parts_carried(jobs)
+    picked, taken = _picked_up(session, day, fixed, working)
     try:
         problem = Problem(
             name=settings.name,
             travel=travel,
             technicians=tuple(
                 _technician(
-                    t, clock, vans.get(t.id), fixed.get(t.id, ()), carried.get(t.id, Counter())
+                    t,
+                    clock,
+                    vans.get(t.id),
+                    fixed.get(t.id, ()),
+                    carried.get(t.id, Counter()) | picked.get(t.id, Counter()),
                 )
                 for t in technicians
             ),
             jobs=tuple(_job(job, clock, working) for job in jobs),
-            warehouses=tuple(_warehouse(w, clock) for w in inventory_service.warehouses(session)),
+            warehouses=tuple(
+                _warehouse(w, clock, taken) for w in inventory_service.warehouses(session)
+            ),
             date=day.isoformat(),
             timezone=settings.timezone,
         )
@@ -189,6 +196,41 @@ def _parts_carried(jobs: Sequence[Job]) -> dict[int, Counter[str]]:
             parts = carried.setdefault(job.technician_id, Counter())
             parts.update({part.sku: part.quantity for part in job.parts})
     return carried
+
+
+def _picked_up(
+    session: Session,
+    day: date,
+    fixed: Mapping[int, tuple[str, ...]],
+    working: Mapping[int, Technician],
+) -> tuple[dict[int, Counter[str]], Counter[tuple[str, str]]]:
+    """What the published plan had technicians pick up before their work under way.
+
+    They have passed those warehouse calls: the parts are in their vans (by technician id)
+    and gone from the warehouses (by warehouse code and SKU). One query, also on days
+    with nothing under way, so the query count does not depend on the day's progress.
+    """
+    document = session.scalar(
+        select(Plan.document)
+        .join(DayPlan, DayPlan.plan_id == Plan.id)
+        .where(DayPlan.service_date == day)
+    )
+    picked: dict[int, Counter[str]] = {}
+    taken: Counter[tuple[str, str]] = Counter()
+    if document is None:
+        return picked, taken
+    by_code = {technician.code: technician.id for technician in working.values()}
+    for route in document["routes"]:
+        technician_id = by_code.get(route["technician"])
+        under_way = set(fixed.get(technician_id, ())) if technician_id is not None else set()
+        stops = route["stops"]
+        passed = max((i for i, s in enumerate(stops) if s.get("id") in under_way), default=-1)
+        for stop in stops[: passed + 1]:
+            if stop["type"] == "warehouse":
+                assert technician_id is not None  # passed >= 0 only for a working technician
+                picked.setdefault(technician_id, Counter()).update(stop["pickup"])
+                taken.update({(stop["id"], sku): n for sku, n in stop["pickup"].items()})
+    return picked, taken
 
 
 def _plus(stock: dict[str, int], carried: Counter[str]) -> dict[str, int]:
@@ -282,7 +324,9 @@ def _job(job: Job, clock: DayClock, working: Mapping[int, Technician]) -> PlanJo
     )
 
 
-def _warehouse(warehouse: StockLocation, clock: DayClock) -> Warehouse:
+def _warehouse(
+    warehouse: StockLocation, clock: DayClock, taken: Counter[tuple[str, str]]
+) -> Warehouse:
     # The warehouse_complete constraint guarantees these are set on warehouses.
     assert (
         warehouse.latitude is not None
@@ -296,5 +340,8 @@ def _warehouse(warehouse: StockLocation, clock: DayClock) -> Warehouse:
         location=Location(warehouse.latitude, warehouse.longitude),
         hours=TimeWindow(clock.clock_ticks(warehouse.opens), clock.clock_ticks(warehouse.closes)),
         pickup_service=warehouse.pickup_minutes * 60,
-        stock=inventory_service.on_hand(warehouse),
+        stock={
+            sku: max(0, quantity - taken[warehouse.code, sku])
+            for sku, quantity in inventory_service.on_hand(warehouse).items()
+        },
     )

@@ -24,7 +24,7 @@ from dispatch.lifecycle import transition
 from dispatch.models import DayOff, Job, ServiceDay, Technician, WorkingHours
 from dispatch.planning import DayClock, PlanningError, build_problem
 from dispatch.scenario import export_scenario, import_scenario
-from optimizer import Problem, SolveParams, check, scenario_problem, solve
+from optimizer import Problem, SolveParams, StopKind, check, scenario_problem, solve
 from optimizer import Technician as PlanTechnician
 
 DAYS_DIR = Path(__file__).parent.parent / "data" / "fieldservice"
@@ -424,3 +424,39 @@ def test_a_replan_during_the_day_plans_from_now_on(
     solution = solve(at_noon, SolveParams(time_limit_s=0.5, workers=1))
     assert check(at_noon, solution).feasible
     assert all(r.depart >= 12 * 3600 for r in solution.routes)
+
+
+def test_parts_picked_up_before_work_under_way_are_in_the_van_not_the_warehouse(
+    session: Session, sessions: sessionmaker[Session]
+) -> None:
+    """The published plan's warehouse calls before a job under way have been made."""
+    from dispatch.planning import new_plan, publish
+
+    day = import_day(session, load_day("stockholm-20x120"))
+    problem = build_problem(session, day)
+    solution = solve(problem, SolveParams(time_limit_s=1, workers=1))
+    plan = new_plan(session, day, problem, solution, reason="test", created_by=None)
+    publish(session, plan.id, user_id=None)
+    session.commit()
+    route, call, after = next(
+        (r, s, next(t for t in r.stops[i:] if t.kind == StopKind.JOB))
+        for r in solution.routes
+        for i, s in enumerate(r.stops)
+        if s.kind == StopKind.WAREHOUSE and any(t.kind == StopKind.JOB for t in r.stops[i:])
+    )
+    started = job(session, after.id)
+    transition(session, started, S.DISPATCHED)
+    transition(session, started, S.EN_ROUTE)
+    session.commit()
+
+    with sessions() as fresh:
+        built = build_problem(fresh, day)
+
+    van, van_before = (
+        built.technician(route.technician).van_stock,
+        problem.technician(route.technician).van_stock,
+    )
+    stock, stock_before = built.warehouse(call.id).stock, problem.warehouse(call.id).stock
+    for sku, quantity in call.pickup.items():
+        assert van.get(sku, 0) >= van_before.get(sku, 0) + quantity
+        assert stock[sku] == max(0, stock_before[sku] - quantity)
