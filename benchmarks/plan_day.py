@@ -43,7 +43,7 @@ def score_of(day: Path, plan: Path) -> float:
     return report.score
 
 
-def compare(day: Path, time_limit: float, folder: Path) -> tuple[float, float]:
+def compare(day: Path, time_limit: int, folder: Path) -> tuple[float, float]:
     by_file, by_database = folder / f"{day.stem}.file.json", folder / f"{day.stem}.db.json"
     fieldops("plan", str(day), "--time-limit", str(time_limit), "-o", str(by_file))
     url = f"sqlite:///{folder / day.stem}.sqlite3"
@@ -57,7 +57,7 @@ def compare(day: Path, time_limit: float, folder: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("days", nargs="*", type=Path)
-    parser.add_argument("--time-limit", type=float, default=30.0)
+    parser.add_argument("--time-limit", type=int, default=30)
     options = parser.parse_args()
     days = options.days or sorted(SHARED_DAYS.glob("*.json"))
     print(
