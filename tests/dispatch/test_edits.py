@@ -256,7 +256,10 @@ def test_a_job_outside_the_shift_cannot_be_timed_and_nothing_changes(
         session.rollback()
         (violation,) = refused.value.violations
         assert violation.cause == "schedule" and violation.technician == first
-        assert "after the shift ends at 16:00" in violation.message
+        shift_end = next(
+            t["shift"][1] for t in load_day("oslo-5x30")["technicians"] if t["id"] == first
+        )
+        assert f"after the shift ends at {shift_end}" in violation.message
         assert state(session, oslo) == before
 
 

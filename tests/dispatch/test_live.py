@@ -21,6 +21,7 @@ from dispatch.lifecycle import transition
 from dispatch.models import DayOff, Event, Job, Plan, PlanRun, ServiceDay, Technician
 from dispatch.planning.live import (
     ALERT_EVENT,
+    DEFAULT_REPLAN_TIME_LIMIT_S,
     NIGHTLY_REASON,
     REPLAN_EVENT,
     WORK_STOPPED,
@@ -113,7 +114,9 @@ def runs(session: Session) -> list[PlanRun]:
 
 
 def test_the_policy_publishes_emergencies_by_default_and_reads_the_environment() -> None:
-    assert ReplanPolicy.from_env({}) == ReplanPolicy(frozenset({P.EMERGENCY}), 8)
+    assert ReplanPolicy.from_env({}) == ReplanPolicy(
+        frozenset({P.EMERGENCY}), DEFAULT_REPLAN_TIME_LIMIT_S
+    )
     assert ReplanPolicy.from_env(
         {"FIELDOPS_AUTO_PUBLISH": " High, emergency ", "FIELDOPS_REPLAN_TIME_LIMIT_S": "3"}
     ) == ReplanPolicy(frozenset({P.HIGH, P.EMERGENCY}), 3)
@@ -146,7 +149,7 @@ def test_a_replan_is_queued_from_the_published_plan_and_the_policy_decides_publi
         assert run is not None
         assert (run.state, run.replan, run.auto_publish) == (RunState.QUEUED, True, True)
         assert (run.time_limit_s, run.requested_by_id, run.reason) == (
-            8,
+            DEFAULT_REPLAN_TIME_LIMIT_S,
             None,
             "new emergency E-1",
         )
