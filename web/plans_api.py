@@ -149,12 +149,7 @@ def candidates(day: str, job: str) -> Any:
             errors=[_violation(v) for v in exc.violations],
         )
     except PlanningError as exc:
-        return problem_response(
-            422,
-            "Day cannot be planned",
-            f"{when.isoformat()} cannot be planned as stored",
-            errors=[{"message": problem} for problem in exc.problems],
-        )
+        return _unplannable(when, exc)
     return {
         "job": found.job,
         "reason": found.reason,
@@ -284,12 +279,7 @@ def edit_plan(day: str) -> Any:
             errors=[_violation(v) for v in exc.violations],
         )
     except PlanningError as exc:
-        return problem_response(
-            422,
-            "Day cannot be planned",
-            f"{when.isoformat()} cannot be planned as stored",
-            errors=[{"message": problem} for problem in exc.problems],
-        )
+        return _unplannable(when, exc)
     g.db.commit()
     plan = result.plan
     assert plan.version is not None  # edits publish
@@ -339,6 +329,15 @@ def _edit_request() -> EditRequest | Response:
             422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
         )
     return edit
+
+
+def _unplannable(day: date, exc: PlanningError) -> Response:
+    return problem_response(
+        422,
+        "Day cannot be planned",
+        f"{day.isoformat()} cannot be planned as stored",
+        errors=[{"message": problem} for problem in exc.problems],
+    )
 
 
 def _invalid(title: str, exc: ValidationError) -> Response:
