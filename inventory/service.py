@@ -1,7 +1,8 @@
 """Use cases of the inventory: the parts catalogue, warehouses, vans and their stock.
 
 Functions take the caller's session first and may flush, never commit: the caller's
-transaction decides. Other packages write stock only through these functions.
+transaction decides. Stock changes go through ``inventory.ledger``, here as the
+adjustments an import makes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from inventory.models import LocationKind, Part, StockLevel, StockLocation
+from inventory.ledger import SYSTEM, Actor, set_on_hand
+from inventory.models import LocationKind, Part, StockLocation
 
 #: Vans are coded ``VAN-<technician code>``; warehouse codes may not start with it.
 VAN_PREFIX = "VAN-"
@@ -84,11 +86,12 @@ def vans_of(session: Session, technician_ids: Iterable[int]) -> dict[int, StockL
 def on_hand(location: StockLocation | None) -> dict[str, int]:
     """What a location holds, SKU to quantity in listing order; nothing for no location.
 
-    A technician added outside an import may have no van yet: that van holds nothing.
+    Parts it has none of are left out. A technician added outside an import may have
+    no van yet: that van holds nothing.
     """
     if location is None:
         return {}
-    return {level.part.sku: level.on_hand for level in location.levels}
+    return {level.part.sku: level.on_hand for level in location.levels if level.on_hand}
 
 
 def locations_by_code(session: Session, codes: Collection[str]) -> dict[str, StockLocation]:
@@ -117,7 +120,9 @@ def upsert_parts(session: Session, names: Mapping[str, str]) -> None:
         part.name = name
 
 
-def upsert_warehouses(session: Session, items: Sequence[WarehouseData]) -> None:
+def upsert_warehouses(
+    session: Session, items: Sequence[WarehouseData], *, actor: Actor = SYSTEM
+) -> None:
     """Create or update warehouses by code; each one's stock becomes exactly ``stock``.
 
     Every SKU must be a stored part (``upsert_parts`` first).
@@ -145,10 +150,10 @@ def upsert_warehouses(session: Session, items: Sequence[WarehouseData]) -> None:
         warehouse.opens = item.opens
         warehouse.closes = item.closes
         warehouse.pickup_minutes = item.pickup_minutes
-        _set_levels(warehouse, item.stock, by_sku)
+        _set_levels(session, warehouse, item.stock, by_sku, actor)
 
 
-def upsert_vans(session: Session, items: Sequence[VanData]) -> None:
+def upsert_vans(session: Session, items: Sequence[VanData], *, actor: Actor = SYSTEM) -> None:
     """Give each technician a van (``van_code``, ``van_name``) holding exactly ``stock``.
 
     Every SKU must be a stored part (``upsert_parts`` first).
@@ -162,7 +167,7 @@ def upsert_vans(session: Session, items: Sequence[VanData]) -> None:
             session.add(van)
         van.code = van_code(item.technician_code)
         van.name = van_name(item.technician_name)
-        _set_levels(van, item.stock, by_sku)
+        _set_levels(session, van, item.stock, by_sku, actor)
 
 
 def _parts_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Part]:
@@ -171,19 +176,19 @@ def _parts_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Part]:
 
 
 def _set_levels(
-    location: StockLocation, quantities: Mapping[str, int], parts: Mapping[str, Part]
+    session: Session,
+    location: StockLocation,
+    quantities: Mapping[str, int],
+    parts: Mapping[str, Part],
+    actor: Actor,
 ) -> None:
-    """Make the location's stock exactly ``quantities``, in their listing order.
-
-    Rows of parts still listed are updated in place rather than deleted and re-created,
-    so the event log shows a changed quantity as an update.
-    """
-    current = {level.part_id: level for level in location.levels}
-    levels = []
-    for position, (sku, quantity) in enumerate(quantities.items()):
-        part = parts[sku]
-        level = current.get(part.id) or StockLevel(part=part)
-        level.on_hand = quantity
-        level.position = position
-        levels.append(level)
-    location.levels = levels
+    """Make the location's stock exactly ``quantities`` by ledger adjustments, and list
+    its parts in their order; parts no longer listed go to zero."""
+    session.flush()  # a new location gets its id
+    targets = {level.part_id: 0 for level in location.levels}
+    targets |= {parts[sku].id: quantity for sku, quantity in quantities.items()}
+    set_on_hand(session, location.id, targets, actor=actor, reason="import")
+    session.refresh(location, ["levels"])
+    order = {parts[sku].id: position for position, sku in enumerate(quantities)}
+    for level in location.levels:
+        level.position = order.get(level.part_id, len(order) + level.position)

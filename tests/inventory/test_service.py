@@ -10,9 +10,8 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.models import Event
 from inventory import service
-from inventory.models import LocationKind, Part, StockLevel
+from inventory.models import LocationKind, Movement, MovementKind, Part
 from inventory.service import VanData, WarehouseData
 
 PARTS = {"FLT-2020": "Air filter 20x20", "BELT-WM": "Washer belt", "SEAL-KIT": "Seal kit"}
@@ -33,9 +32,9 @@ def central(**stock: int) -> WarehouseData:
 
 
 def stock_of(session: Session, code: str) -> list[tuple[str, int]]:
-    """(SKU, quantity) at the location ``code``, in listing order."""
+    """(SKU, quantity) at the location ``code``, in listing order, parts it has none of left out."""
     (location,) = service.locations_by_code(session, {code}).values()
-    return [(level.part.sku, level.on_hand) for level in location.levels]
+    return list(service.on_hand(location).items())
 
 
 def test_upsert_parts_creates_and_renames_by_sku(session: Session) -> None:
@@ -77,24 +76,27 @@ def test_warehouse_stock_becomes_exactly_what_is_given(
         )
 
 
-def test_a_changed_quantity_is_logged_as_an_update(
+def test_a_changed_quantity_is_posted_to_the_ledger_as_a_difference(
     session: Session, sessions: sessionmaker[Session]
 ) -> None:
-    """A level still listed is updated in place, so the event log shows old and new quantity."""
+    """An import moves stock by ledger adjustments of the difference, nothing for no change."""
     service.upsert_parts(session, PARTS)
-    service.upsert_warehouses(session, [central(FLT_2020=40)])
+    service.upsert_warehouses(session, [central(FLT_2020=40, BELT_WM=3)])
     session.commit()
 
-    service.upsert_warehouses(session, [central(FLT_2020=38)])
+    service.upsert_warehouses(session, [central(FLT_2020=38, BELT_WM=3)])
     session.commit()
 
     with sessions() as fresh:
-        level_events = fresh.scalars(
-            select(Event).where(Event.entity_type == StockLevel.__tablename__).order_by(Event.id)
+        rows = fresh.execute(
+            select(Part.sku, Movement.kind, Movement.on_hand_change, Movement.reason)
+            .join(Part, Part.id == Movement.part_id)
+            .order_by(Movement.id)
         ).all()
-    assert [(e.action, e.changes.get("on_hand")) for e in level_events] == [
-        ("created", [None, 40]),
-        ("updated", [40, 38]),
+    assert [tuple(row) for row in rows] == [
+        ("FLT-2020", MovementKind.ADJUST, 40, "import"),
+        ("BELT-WM", MovementKind.ADJUST, 3, "import"),
+        ("FLT-2020", MovementKind.ADJUST, -2, "import"),
     ]
 
 
