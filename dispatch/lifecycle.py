@@ -8,6 +8,8 @@ technician set off) and en_route -> dispatched (turned back on the way). Approva
 is the step awaiting_approval -> triaged: it stamps ``approved_at``, and a job
 whose catalog item needs approval cannot be scheduled without it. README.md's
 "Job lifecycle" table documents the same moves; a test keeps the two equal.
+A job moving to a state that holds no parts (``dispatch.stock.HOLDING_STATUSES``)
+gives up its stock reservations in the same transaction.
 
 Functions change the job and flush; the caller's transaction commits, and the
 audit listener writes each change to the event log in that same transaction.
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from dispatch.db import utcnow
 from dispatch.enums import HoldReason, JobStatus
 from dispatch.models import Job, JobPart, Technician
+from dispatch.stock import HOLDING_STATUSES, release_parts
 
 S = JobStatus
 
@@ -119,6 +122,8 @@ def transition(
     if target == S.CANNOT_COMPLETE:
         follow_up = _follow_up(session, job)
     session.flush()
+    if target not in HOLDING_STATUSES:
+        release_parts(session, job, reason=f"job {job.reference} {target.value}")
     return follow_up
 
 

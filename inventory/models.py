@@ -236,7 +236,9 @@ class Reservation(InventoryBase):
     van_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"))
     service_date: Mapped[date]
     plan_id: Mapped[int | None]
-    sequence: Mapped[int] = mapped_column(default=0)  # the job's place in its route
+    # Where in the route the units enter the van: the pick-up's stop index for a line at a
+    # warehouse, the job's own for a line in the van.
+    sequence: Mapped[int] = mapped_column(default=0)
     wanted: Mapped[int]
     reserved: Mapped[int]
 

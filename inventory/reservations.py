@@ -12,7 +12,7 @@ lacks from the pick-ups before the job; a line the stock cannot cover is kept wi
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,7 +28,7 @@ from inventory.ledger import (
     checked_lines,
     location,
 )
-from inventory.models import LocationKind, Part, Reservation, StockLevel, StockLocation
+from inventory.models import LocationKind, Part, Reservation, StockLocation
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,24 +180,25 @@ def _lines(
     warehouses: Mapping[str, int],
 ) -> list[Wanted]:
     """The reservation lines of one route: the van first, then earlier pick-ups."""
-    picked: dict[str, list[list[int]]] = defaultdict(list)  # SKU -> [warehouse id, units left]
+    # SKU -> [warehouse id, units left, stop index] of each pick-up so far
+    picked: dict[str, list[list[int]]] = defaultdict(list)
     lines: dict[tuple[int, int, int], Wanted] = {}
     for sequence, stop in enumerate(route.stops):
         if isinstance(stop, Pickup):
             warehouse_id = warehouses.get(stop.warehouse)
             if warehouse_id is not None:
                 for sku, quantity in stop.parts.items():
-                    picked[sku].append([warehouse_id, quantity])
+                    picked[sku].append([warehouse_id, quantity, sequence])
             continue
         for sku, quantity in stop.parts.items():
             part = parts.get(sku)
             if part is None:
                 continue  # a part no location stocks: dispatch reports it unplannable
-            sources = []
+            sources = []  # (location id, units, stop index where the units enter the van)
             from_van = min(quantity, max(van_free.get(sku, 0), 0))
             van_free[sku] = van_free.get(sku, 0) - from_van
             if from_van:
-                sources.append((van.id, from_van))
+                sources.append((van.id, from_van, sequence))
             needed = quantity - from_van
             for pickup in picked[sku]:
                 if needed <= 0:
@@ -206,10 +207,10 @@ def _lines(
                 if taken:
                     pickup[1] -= taken
                     needed -= taken
-                    sources.append((pickup[0], taken))
+                    sources.append((pickup[0], taken, pickup[2]))
             if needed:  # neither van nor pick-up: hold it in the van, where it is missing
-                sources.append((van.id, needed))
-            for location_id, units in sources:
+                sources.append((van.id, needed, sequence))
+            for location_id, units, entered in sources:
                 key = (stop.job_id, part.id, location_id)
                 before = lines.get(key)
                 lines[key] = Wanted(
@@ -217,7 +218,7 @@ def _lines(
                     part.id,
                     location_id,
                     van.id,
-                    sequence,
+                    min(entered, before.sequence) if before else entered,
                     units + (before.quantity if before else 0),
                 )
     return list(lines.values())
@@ -321,25 +322,30 @@ def reservations_of(session: Session, job_ids: Collection[int]) -> list[Reservat
     )
 
 
+def lines_of_day(session: Session, day: date) -> list[Reservation]:
+    """Every reservation line of a day, in creation order."""
+    return list(
+        session.scalars(
+            select(Reservation).where(Reservation.service_date == day).order_by(Reservation.id)
+        )
+    )
+
+
 def available_for_day(
-    session: Session, day: date, location_ids: Iterable[int]
+    session: Session, day: date, locations: Sequence[StockLocation]
 ) -> dict[int, dict[str, int]]:
-    """What each location (by id) can give the day's plan: SKU -> on hand minus what
-    other days hold, in the location's listing order. Never below zero."""
-    ids = sorted(set(location_ids))
-    if not ids:
-        return {}
-    held = _reserved_by_other_days(session, day, ids)
-    free: dict[int, dict[str, int]] = {location_id: {} for location_id in ids}
-    for level in session.scalars(
-        select(StockLevel)
-        .where(StockLevel.location_id.in_(ids))
-        .order_by(StockLevel.location_id, StockLevel.position, StockLevel.part_id)
-    ):
-        units = level.on_hand - held.get((level.location_id, level.part_id), 0)
-        if level.on_hand > 0:
-            free[level.location_id][level.part.sku] = max(units, 0)
-    return free
+    """What each location (by id) can give the day's plan: SKU -> on hand less what
+    other days hold, in the location's listing order, never below zero; parts it has
+    none of left out. Reads the locations' loaded levels, and one query."""
+    held = _reserved_by_other_days(session, day, [location.id for location in locations])
+    return {
+        location.id: {
+            level.part.sku: max(level.on_hand - held.get((location.id, level.part_id), 0), 0)
+            for level in location.levels
+            if level.on_hand > 0
+        }
+        for location in locations
+    }
 
 
 def _reserved_by_other_days(

@@ -4,7 +4,8 @@ It reads what ``dispatch.scenario.export_scenario`` reads, with the same rules (
 technicians working that day, the day's open jobs, a pin to someone not working dropped),
 so that for any day ``build_problem`` equals ``optimizer.scenario_problem`` of the export,
 plus what the format cannot say: the jobs already under way, which open their technician's
-route. Stock comes from ``inventory.service``; times are converted by ``DayClock``.
+route. Stock is what each van and warehouse has for the day (on hand less what other
+days hold, ``inventory.reservations.available_for_day``); times are converted by ``DayClock``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dispatch.days import plannable_jobs, service_day, technicians_working
 from dispatch.enums import JobStatus
 from dispatch.models import DayPlan, Event, Job, Plan, ServiceDay, Technician
 from dispatch.planning.clock import DayClock
+from inventory import reservations
 from inventory import service as inventory_service
 from inventory.models import StockLocation
 from optimizer import (
@@ -59,7 +61,7 @@ def build_problem(session: Session, day: date, *, now: datetime | None = None) -
     ----------
     session
         Read only. One query per table read (SQLAlchemy splits ``selectinload`` into
-        batches of 500 keys), never one per technician or job: 17 for 1,200 jobs.
+        batches of 500 keys), never one per technician or job: 17 for 120 jobs.
     day
         A date with a ``ServiceDay`` (its time zone and travel rule).
     now
@@ -92,10 +94,11 @@ def build_problem(session: Session, day: date, *, now: datetime | None = None) -
     technicians = technicians_working(session, day)
     working = {technician.id: technician for technician in technicians}
     vans = inventory_service.vans_of(session, working.keys())
+    warehouses = inventory_service.warehouses(session)
     jobs = plannable_jobs(session, day)
     fixed = _jobs_under_way(session, jobs, working, day)
-    carried = _parts_carried(jobs)
-    picked, taken = _picked_up(session, day, fixed, working)
+    free = reservations.available_for_day(session, day, [*vans.values(), *warehouses])
+    extra, taken = _in_hand(session, day, jobs, fixed, working, vans)
     try:
         problem = Problem(
             name=settings.name,
@@ -104,16 +107,13 @@ def build_problem(session: Session, day: date, *, now: datetime | None = None) -
                 _technician(
                     t,
                     clock,
-                    vans.get(t.id),
+                    _van_stock(vans.get(t.id), free, extra.get(t.id, Counter())),
                     fixed.get(t.id, ()),
-                    carried.get(t.id, Counter()) | picked.get(t.id, Counter()),
                 )
                 for t in technicians
             ),
             jobs=tuple(_job(job, clock, working) for job in jobs),
-            warehouses=tuple(
-                _warehouse(w, clock, taken) for w in inventory_service.warehouses(session)
-            ),
+            warehouses=tuple(_warehouse(w, clock, free[w.id], taken) for w in warehouses),
             date=day.isoformat(),
             timezone=settings.timezone,
         )
@@ -184,60 +184,85 @@ def _jobs_under_way(
     return fixed
 
 
-def _parts_carried(jobs: Sequence[Job]) -> dict[int, Counter[str]]:
-    """The parts of each technician's jobs under way: picked up or in hand already.
+def _in_hand(
+    session: Session,
+    day: date,
+    jobs: Sequence[Job],
+    fixed: Mapping[int, tuple[str, ...]],
+    working: Mapping[int, Technician],
+    vans: Mapping[int, StockLocation],
+) -> tuple[dict[int, Counter[str]], Counter[tuple[int, str]]]:
+    """What each technician has beyond their van's books (by technician id), and what
+    has left the warehouses for them (by warehouse id and SKU).
 
-    The van's stock as stored does not know what was picked up on the way to a job
-    under way; without them the planner would find such a job short of its parts.
+    Two things the books may not know yet. The published route's warehouse calls
+    before a job under way have been made: what is still held at the warehouse from
+    those calls rides in the van. And a job under way has its parts in hand: what no
+    reservation held for it rides in the van too. Two queries, however far the day is.
     """
-    carried: dict[int, Counter[str]] = {}
+    passed = _calls_passed(session, day, fixed, working)
+    owners = {van.id: technician_id for technician_id, van in vans.items()}
+    extra: dict[int, Counter[str]] = {}
+    taken: Counter[tuple[int, str]] = Counter()
+    held: dict[int, Counter[str]] = {}
+    for line in reservations.lines_of_day(session, day):
+        held.setdefault(line.job_id, Counter())[line.part.sku] += line.reserved
+        owner = owners.get(line.van_id)
+        at_warehouse = line.location_id != line.van_id
+        if owner is not None and at_warehouse and line.sequence <= passed.get(owner, -1):
+            extra.setdefault(owner, Counter())[line.part.sku] += line.reserved
+            taken[line.location_id, line.part.sku] += line.reserved
     for job in jobs:
         if job.status in UNDER_WAY and job.technician_id is not None:
-            parts = carried.setdefault(job.technician_id, Counter())
-            parts.update({part.sku: part.quantity for part in job.parts})
-    return carried
+            for part in job.parts:
+                missing = part.quantity - held.get(job.id, Counter())[part.sku]
+                if missing > 0:
+                    extra.setdefault(job.technician_id, Counter())[part.sku] += missing
+    return extra, taken
 
 
-def _picked_up(
+def _calls_passed(
     session: Session,
     day: date,
     fixed: Mapping[int, tuple[str, ...]],
     working: Mapping[int, Technician],
-) -> tuple[dict[int, Counter[str]], Counter[tuple[str, str]]]:
-    """What the published plan had technicians pick up before their work under way.
-
-    They have passed those warehouse calls: the parts are in their vans (by technician id)
-    and gone from the warehouses (by warehouse code and SKU). One query, also on days
-    with nothing under way, so the query count does not depend on the day's progress.
-    """
+) -> dict[int, int]:
+    """Where each technician is on their published route: the index of their last stop
+    that is a job under way (by technician id; none for those not under way)."""
     document = session.scalar(
         select(Plan.document)
         .join(DayPlan, DayPlan.plan_id == Plan.id)
         .where(DayPlan.service_date == day)
     )
-    picked: dict[int, Counter[str]] = {}
-    taken: Counter[tuple[str, str]] = Counter()
     if document is None:
-        return picked, taken
+        return {}
     by_code = {technician.code: technician.id for technician in working.values()}
+    passed = {}
     for route in document["routes"]:
         technician_id = by_code.get(route["technician"])
         under_way = set(fixed.get(technician_id, ())) if technician_id is not None else set()
         stops = route["stops"]
-        passed = max((i for i, s in enumerate(stops) if s.get("id") in under_way), default=-1)
-        for stop in stops[: passed + 1]:
-            if stop["type"] == "warehouse":
-                assert technician_id is not None  # passed >= 0 only for a working technician
-                picked.setdefault(technician_id, Counter()).update(stop["pickup"])
-                taken.update({(stop["id"], sku): n for sku, n in stop["pickup"].items()})
-    return picked, taken
+        last = max((i for i, stop in enumerate(stops) if stop.get("id") in under_way), default=-1)
+        if technician_id is not None and last >= 0:
+            passed[technician_id] = last
+    return passed
 
 
-def _plus(stock: dict[str, int], carried: Counter[str]) -> dict[str, int]:
-    """The van's stock and the parts carried for jobs under way, in the van's listing order."""
-    for sku, quantity in carried.items():
+def _van_stock(
+    van: StockLocation | None, free: Mapping[int, Mapping[str, int]], extra: Counter[str]
+) -> dict[str, int]:
+    """What a van has for the day's plan, in its listing order: what it has free for the
+    day and what its technician has beyond the books."""
+    stock = {} if van is None else dict(free[van.id])
+    for sku, quantity in extra.items():
         stock[sku] = stock.get(sku, 0) + quantity
-    return stock
+    return {sku: quantity for sku, quantity in stock.items() if quantity}
+
+
+def _less(
+    stock: Mapping[str, int], location_id: int, taken: Counter[tuple[int, str]]
+) -> dict[str, int]:
+    return {sku: max(0, n - taken[location_id, sku]) for sku, n in stock.items()}
 
 
 def _starts(session: Session, jobs: Collection[Job]) -> dict[int, int]:
@@ -268,9 +293,8 @@ def _starts(session: Session, jobs: Collection[Job]) -> dict[int, int]:
 def _technician(
     technician: Technician,
     clock: DayClock,
-    van: StockLocation | None,
+    van_stock: dict[str, int],
     fixed_jobs: tuple[str, ...],
-    carried: Counter[str],
 ) -> PlanTechnician:
     shift = technician.shift_on(clock.day)
     assert shift is not None  # technicians_working returns only those with a shift
@@ -300,7 +324,7 @@ def _technician(
         shift=TimeWindow(clock.clock_ticks(shift.start_time), clock.clock_ticks(shift.end_time)),
         skills=frozenset(technician.skills),
         break_rule=break_rule,
-        van_stock=_plus(inventory_service.on_hand(van), carried),
+        van_stock=van_stock,
         fixed_jobs=fixed_jobs,
     )
 
@@ -325,7 +349,10 @@ def _job(job: Job, clock: DayClock, working: Mapping[int, Technician]) -> PlanJo
 
 
 def _warehouse(
-    warehouse: StockLocation, clock: DayClock, taken: Counter[tuple[str, str]]
+    warehouse: StockLocation,
+    clock: DayClock,
+    free: Mapping[str, int],
+    taken: Counter[tuple[int, str]],
 ) -> Warehouse:
     # The warehouse_complete constraint guarantees these are set on warehouses.
     assert (
@@ -340,8 +367,5 @@ def _warehouse(
         location=Location(warehouse.latitude, warehouse.longitude),
         hours=TimeWindow(clock.clock_ticks(warehouse.opens), clock.clock_ticks(warehouse.closes)),
         pickup_service=warehouse.pickup_minutes * 60,
-        stock={
-            sku: max(0, quantity - taken[warehouse.code, sku])
-            for sku, quantity in inventory_service.on_hand(warehouse).items()
-        },
+        stock=_less(free, warehouse.id, taken),
     )

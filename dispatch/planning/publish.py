@@ -5,7 +5,7 @@ the version the plan was built on, so a plan built on an older published plan, o
 dispatchers publishing or editing at once, can never overwrite a change unseen: the
 loser gets ``StalePlan`` (the API's 409). Jobs move through the lifecycle (triaged ->
 scheduled; a job leaving the plan goes back to triaged); jobs under way only take new
-times. Each technician whose route changed gets one durable event saying what changed
+times. The routed jobs' parts are reserved where the routes get them (``dispatch.stock``). Each technician whose route changed gets one durable event saying what changed
 and why, written in the same transaction (the feed the phones follow).
 """
 
@@ -33,6 +33,7 @@ from dispatch.planning.proposals import (
     published_version,
     resequenced,
 )
+from dispatch.stock import reserve_plan
 from optimizer import StopKind
 
 #: ``Event.entity_type`` of the per-technician route events.
@@ -92,6 +93,7 @@ def publish(
             update(Plan).where(Plan.id == previous).values(status=PlanStatus.SUPERSEDED)
         )
     changes = apply_routes(session, plan.service_date, routes_in(plan.document))
+    reserve_plan(session, plan.service_date, plan.document, plan_id=plan.id)
     plan.status = PlanStatus.PUBLISHED
     plan.version = expected + 1
     plan.decided_at = utcnow()
