@@ -45,6 +45,7 @@ from dispatch.planning.proposals import (
 )
 from dispatch.planning.publish import StalePlan, publish
 from dispatch.planning.runs import RunInProgress, RunNotFound, RunTransitionRefused, cancel_run
+from dispatch.stock import waiting_for_stock
 from mobile_api.http import login_required, problem_response
 from optimizer import Violation
 
@@ -175,7 +176,8 @@ def candidates(day: str, job: str) -> Any:
 @bp.get("/<day>")
 @login_required(Role.DISPATCHER)
 def published_plan(day: str) -> Any:
-    """The day's published plan, its figures and jobs left out; its version as the ETag."""
+    """The day's published plan, its figures, jobs left out and jobs waiting for stock
+    (routed, but some part could not be reserved); its version as the ETag."""
     when = _day(day)
     current = published(g.db, when)
     if current is None:
@@ -195,6 +197,10 @@ def published_plan(day: str) -> Any:
         "published_at": _iso(plan.decided_at),
         "summary": plan.summary,
         "unassigned": plan.document["unassigned"],
+        "waiting_for_stock": [
+            {"job": reference, "parts": parts}
+            for reference, parts in waiting_for_stock(g.db, when).items()
+        ],
         "document": plan.document,
     }
     return _tagged(body, version)

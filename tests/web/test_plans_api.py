@@ -19,6 +19,9 @@ from dispatch.planning.edits import unassign
 from dispatch.planning.problem import build_problem
 from dispatch.planning.proposals import new_plan, published_version
 from dispatch.planning.publish import publish
+from dispatch.stock import waiting_for_stock
+from inventory import ledger, service
+from inventory.models import LocationKind, StockLocation
 from mobile_api.http import SESSIONS_KEY
 from optimizer import SolveParams, solve
 from tests.dispatch.test_edits import movable, routes
@@ -106,6 +109,34 @@ def test_the_published_plan_comes_with_its_version_as_etag(
     assert found["version"] == 1 and found["document"]["format"] == "fieldops-plan/1"
     assert found["unassigned"] == found["document"]["unassigned"]
     assert set(found["summary"]) >= {"score", "travel_minutes", "late_minutes", "served"}
+
+
+def test_the_published_plan_names_the_jobs_waiting_for_stock(
+    app: Flask, day: date, dispatcher: FlaskClient
+) -> None:
+    """Vans found empty after the plan was built: jobs stay routed, waiting for parts."""
+    plan_id = propose(app, day)
+    with sessions(app) as session:
+        for van in session.scalars(
+            select(StockLocation).where(StockLocation.kind == LocationKind.VAN)
+        ):
+            ledger.count(
+                session,
+                van.code,
+                [(sku, 0) for sku in service.on_hand(van)],
+                actor=ledger.Actor(None, "test"),
+                reason="van found empty",
+            )
+        publish(session, plan_id, user_id=None)
+        session.commit()
+        expected = waiting_for_stock(session, day)
+
+    found = body(dispatcher.get(f"{URL}/{day.isoformat()}"))
+
+    assert expected, "the emptied van leaves some routed job short"
+    assert found["waiting_for_stock"] == [
+        {"job": reference, "parts": parts} for reference, parts in expected.items()
+    ]
 
 
 def test_only_dispatchers_may_read_or_edit(
