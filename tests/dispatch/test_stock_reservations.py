@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.enums import JobStatus
@@ -166,6 +166,7 @@ def test_moving_a_job_moves_its_reservation_to_the_other_van_in_the_same_edit(
             for j in session.scalars(select(Job).where(Job.status == S.SCHEDULED))
             if j.parts and j.technician is not None
         )
+        assert job.technician is not None
         reference, old_van = job.reference, f"VAN-{job.technician.code}"
         target = next(
             t.code
@@ -289,13 +290,11 @@ def test_stock_another_day_holds_is_not_offered_to_the_planner(
     """Available for a day is on hand less what other days reserved."""
     with sessions() as session:
         publish_new_plan(session, oslo)
-        held = Counter()
+        held: Counter[tuple[str, str]] = Counter()
         for line in session.scalars(select(Reservation)):
             held[line.location.code, line.part.sku] += line.reserved
         stock = stock_by_location(session)
-        session.execute(
-            Reservation.__table__.update().values(service_date=oslo + timedelta(days=1))
-        )
+        session.execute(update(Reservation).values(service_date=oslo + timedelta(days=1)))
         problem = build_problem(session, oslo)
         session.rollback()
     for technician in problem.technicians:
