@@ -9,6 +9,7 @@ commands to the one group when imported.
 
 from web.cli import accounts as accounts
 from web.cli import data as data
+from web.cli import inventory as inventory
 from web.cli import plan as plan
 from web.cli import scheduler as scheduler
 from web.cli import serving as serving
