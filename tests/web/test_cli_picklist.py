@@ -305,3 +305,72 @@ def test_reorder_with_nothing_low_says_so(
 
     assert result.exit_code == 0, result.output
     assert "Nothing to reorder" in result.output
+
+
+def kitting(
+    plan: dict[str, Any], day: dict[str, Any]
+) -> list[tuple[str, str, str, int, list[str]]]:
+    """The pick list a plan implies, from the plan and the imported day alone.
+
+    Along each route the van's own stock serves each job first; what it lacks comes from
+    the route's earlier pick-ups, the first first. Rows (van, warehouse, SKU, units, jobs
+    in route order), ordered as pick lists are: van, the first pick-up's place in the
+    route, warehouse, SKU.
+    """
+    parts = {job["id"]: job["parts"] for job in day["jobs"]}
+    vans = {technician["id"]: dict(technician["van_stock"]) for technician in day["technicians"]}
+    picked: dict[tuple[str, str, str], tuple[int, int, list[str]]] = {}
+    for route in plan["routes"]:
+        van = vans[route["technician"]]
+        pickups: list[tuple[int, str, dict[str, int]]] = []
+        for place, stop in enumerate(route["stops"]):
+            if stop["type"] == "warehouse":
+                pickups.append((place, stop["id"], dict(stop["pickup"])))
+                continue
+            if stop["type"] != "job":
+                continue
+            for sku, wanted in parts[stop["id"]].items():
+                needed = wanted - min(wanted, van.get(sku, 0))
+                van[sku] = van.get(sku, 0) - (wanted - needed)
+                for at, warehouse, left in pickups:
+                    taken = min(needed, left.get(sku, 0))
+                    if taken:
+                        left[sku] -= taken
+                        needed -= taken
+                        key = (f"VAN-{route['technician']}", warehouse, sku)
+                        first, units, jobs = picked.get(key, (at, 0, []))
+                        picked[key] = (min(first, at), units + taken, [*jobs, stop["id"]])
+                assert needed == 0, f"the plan brings {stop['id']} too few {sku}"
+    order = sorted(picked, key=lambda key: (key[0], picked[key][0], key[1], key[2]))
+    return [(*key, picked[key][1], list(dict.fromkeys(picked[key][2]))) for key in order]
+
+
+def test_the_demo_days_pick_list_is_the_one_its_exported_plan_implies(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The demo day planned and published; its pick list (CSV) equals the one computed
+    independently from the exported plan and the imported day's van stock and job parts."""
+    day = json.loads(DEMO.read_text())
+    plan_file = tmp_path / "plan.json"
+    demo = run(database_url, "demo", "--no-serve", "--plan-time-limit", "2")
+    assert demo.exit_code == 0, demo.output
+    exported = run(database_url, "export-plan", day["date"], "-o", str(plan_file))
+    assert exported.exit_code == 0, exported.output
+
+    result = run(database_url, "picklist", day["date"], "--csv")
+
+    assert result.exit_code == 0, result.output
+    expected = kitting(json.loads(plan_file.read_text()), day)
+    assert len(expected) >= 5  # the demo's vans lack parts the warehouses hold
+    rows = printed_csv(result, "van,")
+    assert [
+        (
+            row["van"],
+            row["warehouse"],
+            row["sku"],
+            int(row["quantity"]) + int(row["short"]),
+            row["jobs"].split(";"),
+        )
+        for row in rows
+    ] == expected
+    assert {row["short"] for row in rows} == {"0"}  # the plan takes only what warehouses hold
