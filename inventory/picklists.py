@@ -139,9 +139,12 @@ def confirm_pick_list(
     in_van = {
         (line.job_id, line.part_id): line
         for line in session.scalars(
-            select(Reservation).where(
-                Reservation.service_date == day, Reservation.location_id == van.id
+            select(Reservation)
+            .where(
+                Reservation.location_id == van.id,
+                Reservation.job_id.in_(sorted({line.job_id for line in lines})),
             )
+            .execution_options(populate_existing=True)
         )
     }
     for line in lines:
