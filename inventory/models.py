@@ -65,7 +65,7 @@ class Part(InventoryBase):
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    unit: Mapped[str] = mapped_column(String(20), default="each")
+    unit: Mapped[str] = mapped_column(String(20), default="each", server_default="each")
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
 

@@ -171,8 +171,6 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             op.f("ck_stock_levels_reserved_covered"), "reserved >= 0 AND reserved <= on_hand"
         )
-    with op.batch_alter_table("parts", schema=None) as batch_op:
-        batch_op.alter_column("unit", server_default=None)
     with op.batch_alter_table("stock_levels", schema=None) as batch_op:
         batch_op.alter_column("reserved", server_default=None)
 
@@ -224,27 +222,17 @@ def _drop_movements_append_only() -> None:
 
 def downgrade() -> None:
     _drop_movements_append_only()
-    with op.batch_alter_table("stock_locations", schema=None) as batch_op:
-        batch_op.drop_column("address")
-
+    op.drop_table("stock_reservations")
+    op.drop_table("stock_movements")
+    op.drop_table("reorder_rules")
     with op.batch_alter_table("stock_levels", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_stock_levels_reserved_covered"), type_="check")
         batch_op.drop_column("reserved")
-
-    with op.batch_alter_table("parts", schema=None) as batch_op:
-        batch_op.drop_column("unit_cost")
-        batch_op.drop_column("unit")
-
-    with op.batch_alter_table("stock_reservations", schema=None) as batch_op:
-        batch_op.drop_index("ix_stock_reservations_service_date")
-        batch_op.drop_index("ix_stock_reservations_location_part")
-
-    op.drop_table("stock_reservations")
-    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stock_movements_occurred_at"))
-        batch_op.drop_index("ix_stock_movements_location_part")
-        batch_op.drop_index("ix_stock_movements_job_id")
-        batch_op.drop_index(batch_op.f("ix_stock_movements_batch"))
-
-    op.drop_table("stock_movements")
-    op.drop_table("reorder_rules")
+    # Parts and locations are referred to by stock levels: dropped in place, never
+    # re-created (SQLite has had DROP COLUMN since 3.35).
+    for table, column in (
+        ("stock_locations", "address"),
+        ("parts", "unit_cost"),
+        ("parts", "unit"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
