@@ -137,7 +137,7 @@ def database(ctx: click.Context) -> Flask:
             ) from None
         engine = app.extensions[ENGINE_KEY]
         ctx.call_on_close(engine.dispose)
-        click.echo(f"Database: {shown_url(app.config['DATABASE_URL'])}")
+        click.echo(f"Database: {shown_url(app.config['DATABASE_URL'])}", err=True)
         upgrade(engine)
         ctx.meta["app"] = app
     built: Flask = ctx.meta["app"]
