@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.enums import JobStatus, PlanStatus, RunState
+from dispatch.enums import JobStatus, PlanStatus, Priority, RunState
 from dispatch.lifecycle import transition
 from dispatch.models import Event, Job, Plan, PlanRun, Technician
 from dispatch.planning import publish, published
@@ -112,6 +112,7 @@ def test_nightly_plan_publish_sick_technician_replan_and_sla_escalation(
                 transition(session, first, JobStatus.EN_ROUTE)
                 started[first.reference] = code
         sick = session.scalars(select(Technician).where(Technician.code == sick_code)).one()
+        emergency = any(jobs[job].priority == Priority.EMERGENCY for job in sick_jobs)
         unavailable = technician_unavailable(session, sick, day, "called in sick")
     assert unavailable.replan is not None and unavailable.replan.run_id is not None
     assert set(unavailable.returned) == set(sick_jobs)
@@ -130,7 +131,10 @@ def test_nightly_plan_publish_sick_technician_replan_and_sla_escalation(
         # Others' jobs mostly stay where they were: the stability cost.
         moved = [m for m in proposal.diff["moved"] if m["from"] != sick_code]
         assert len(moved) <= len(started)
-        publish(session, proposal.id, user_id=None)
+        # A re-plan for an emergency job publishes itself (FIELDOPS_AUTO_PUBLISH's default).
+        assert (proposal.status == PlanStatus.PUBLISHED) == emergency
+        if not emergency:
+            publish(session, proposal.id, user_id=None)
         assert session.get(Plan, proposal.id).status == PlanStatus.PUBLISHED  # type: ignore[union-attr]
 
     # Midday: a job due soon is predicted to finish after its SLA; the watch escalates it.
