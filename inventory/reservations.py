@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from inventory.ledger import (
@@ -87,7 +87,15 @@ def reserve_day(
     dict
         Job id -> SKU -> units the stock could not hold for it (only jobs short of some).
     """
-    current = list(session.scalars(select(Reservation).where(Reservation.service_date == day)))
+    routed = sorted({stop.job_id for r in routes for stop in r.stops if isinstance(stop, Visit)})
+    # A routed job held for another day has moved to this one: its lines are this day's.
+    current = list(
+        session.scalars(
+            select(Reservation).where(
+                or_(Reservation.service_date == day, Reservation.job_id.in_(routed))
+            )
+        )
+    )
     vans = _vans(session, {route.technician_id for route in routes})
     parts = {
         part.sku: part
@@ -122,7 +130,9 @@ def reserve_day(
         if sku in parts
     }
     posting.lock([(r.location_id, r.part_id) for r in current] + [*van_keys, *pickup_keys])
-    held_elsewhere = _reserved_by_other_days(session, day, [key[0] for key in van_keys])
+    held_elsewhere = _reserved_by_other_days(
+        session, day, [key[0] for key in van_keys], except_jobs=routed
+    )
     wanted = []
     for route in routes:
         van = vans.get(route.technician_id)
@@ -157,12 +167,8 @@ def reserve_day(
                 reserved=0,
             )
             session.add(line)
-        line.wanted, line.sequence, line.plan_id, line.van_id = (
-            target.quantity,
-            target.sequence,
-            plan_id,
-            target.van_id,
-        )
+        line.wanted, line.sequence, line.plan_id = target.quantity, target.sequence, plan_id
+        line.van_id, line.service_date = target.van_id, day
         missing = target.quantity - line.reserved
         available = posting.balance(target.location_id, target.part_id).available
         if missing > 0 and available > 0:
@@ -349,12 +355,14 @@ def available_for_day(
 
 
 def _reserved_by_other_days(
-    session: Session, day: date, location_ids: Sequence[int]
+    session: Session, day: date, location_ids: Sequence[int], *, except_jobs: Sequence[int] = ()
 ) -> dict[tuple[int, int], int]:
     rows = session.execute(
         select(Reservation.location_id, Reservation.part_id, func.sum(Reservation.reserved))
         .where(
-            Reservation.service_date != day, Reservation.location_id.in_(sorted(set(location_ids)))
+            Reservation.service_date != day,
+            Reservation.location_id.in_(sorted(set(location_ids))),
+            Reservation.job_id.not_in(except_jobs),
         )
         .group_by(Reservation.location_id, Reservation.part_id)
     )

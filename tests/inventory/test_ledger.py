@@ -134,7 +134,7 @@ BAD_INPUT: list[tuple[str, Callable[[Session], Any], str]] = [
     ),
     (
         "fractional",
-        lambda s: ledger.receive(s, "WH-1", [("SEAL", 1.5)], actor=CLERK, reason="r"),
+        lambda s: ledger.receive(s, "WH-1", [("SEAL", 1.5)], actor=CLERK, reason="r"),  # type: ignore[list-item]
         "not a whole number of each",
     ),
     (
