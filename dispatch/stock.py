@@ -8,7 +8,7 @@ references are mapped here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -100,12 +100,18 @@ def reserve_plan(
 def waiting_for_stock(session: Session, day: date) -> dict[str, dict[str, int]]:
     """The day's jobs whose parts the stock could not hold: reference -> SKU -> units."""
     short = reservations.shortages(session, day)
-    if not short:
+    references = job_references(session, short)
+    return {references[job_id]: parts for job_id, parts in sorted(short.items())}
+
+
+def job_references(session: Session, job_ids: Iterable[int]) -> dict[int, str]:
+    """Job id -> reference, for what the inventory knows by job id."""
+    ids = sorted(set(job_ids))
+    if not ids:
         return {}
-    references = {
+    return {
         job_id: reference
         for job_id, reference in session.execute(
-            select(Job.id, Job.reference).where(Job.id.in_(sorted(short)))
+            select(Job.id, Job.reference).where(Job.id.in_(ids))
         )
     }
-    return {references[job_id]: parts for job_id, parts in sorted(short.items())}

@@ -9,14 +9,12 @@ from typing import Any
 
 import click
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.days import service_area_zone
 from dispatch.db import utcnow
-from dispatch.models import Job
 from dispatch.planning.proposals import published
-from dispatch.stock import actor_of
+from dispatch.stock import actor_of, job_references
 from inventory.ledger import InventoryError
 from inventory.models import LocationKind, MovementKind
 from inventory.picklists import PickLine, confirm_pick_list, pick_list, picklist_csv
@@ -63,7 +61,7 @@ def picklist_command(
             lines = pick_list(session, day, van_code=van_code)
         except InventoryError as exc:
             raise InputError(str(exc)) from None
-        references = _references(session, lines)
+        references = job_references(session, (job for line in lines for job in line.job_ids))
     if as_csv:
         text = picklist_csv(lines, references)
     else:
@@ -175,17 +173,6 @@ def _published_version(session: Session, day: date) -> int:
             f"no plan of {day} is published; plan it with: fieldops plan-day {day} --publish"
         )
     return current[0]
-
-
-def _references(session: Session, lines: Sequence[PickLine]) -> dict[int, str]:
-    """Job id -> reference of the jobs the lines serve."""
-    ids = sorted({job for line in lines for job in line.job_ids})
-    return {
-        job_id: reference
-        for job_id, reference in session.execute(
-            select(Job.id, Job.reference).where(Job.id.in_(ids))
-        )
-    }
 
 
 def _grouped(lines: Sequence[PickLine], references: dict[int, str]) -> list[dict[str, Any]]:
