@@ -164,7 +164,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
-    from web import auth, dispatcher, plans_api, requests
+    from web import auth, dispatcher, inventory_api, plans_api, requests
 
     try:
         auth.init_app(
@@ -177,6 +177,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(plans_api.bp)
+    app.register_blueprint(inventory_api.bp)
     app.register_blueprint(mobile_bp)
     return app
 
@@ -199,12 +200,13 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def _refuse_cross_site_api_writes() -> None:
-    """API writes must come from this site or from a non-browser client, as JSON.
+    """API writes must come from this site or from a non-browser client, as JSON (or CSV,
+    for the file imports).
 
     The API takes no CSRF token, but a browser sends the session cookie (and cached
     Basic credentials) with a cross-site request. A cross-site page can only send
     form-encodable bodies without asking first (CORS preflight, which we never grant),
-    so insisting on JSON and on a same-origin ``Origin``/``Sec-Fetch-Site`` stops it.
+    so insisting on JSON or CSV and on a same-origin ``Origin``/``Sec-Fetch-Site`` stops it.
     """
     if request.method in SAFE_METHODS:
         return
@@ -213,7 +215,7 @@ def _refuse_cross_site_api_writes() -> None:
     origin = request.headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc != request.host:
         raise Forbidden("cross-site requests to the API are refused")
-    if not request.is_json:
+    if not (request.is_json or request.mimetype == "text/csv"):
         raise UnsupportedMediaType("send the body as application/json")
 
 

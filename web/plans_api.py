@@ -87,7 +87,7 @@ class RunRequest(BaseModel):
 @login_required(Role.DISPATCHER)
 def request_plan_run(day: str) -> Any:
     """Queue an optimization of the day (202); 409 naming the day's active run if it has one."""
-    when = _day(day)
+    when = day_in_path(day)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return problem_response(400, "Bad Request", "send a JSON object ({} for the defaults)")
@@ -117,14 +117,14 @@ def request_plan_run(day: str) -> Any:
 @login_required(Role.DISPATCHER)
 def plan_run(day: str, run_id: int) -> Any:
     """A run's state and best figures so far; its proposal's id once it succeeded."""
-    return _run(_run_of(_day(day), run_id))
+    return _run(_run_of(day_in_path(day), run_id))
 
 
 @bp.post("/<day>/runs/<int:run_id>/cancel")
 @login_required(Role.DISPATCHER)
 def cancel_plan_run(day: str, run_id: int) -> Any:
     """Stop a queued or running run; 409 when it has ended already."""
-    run = _run_of(_day(day), run_id)
+    run = _run_of(day_in_path(day), run_id)
     try:
         cancel_run(g.db, run.id)
     except RunTransitionRefused as exc:
@@ -137,7 +137,7 @@ def cancel_plan_run(day: str, run_id: int) -> Any:
 @login_required(Role.DISPATCHER)
 def candidates(day: str, job: str) -> Any:
     """Who could take one open, unplanned job without re-planning anyone, best first."""
-    when = _day(day)
+    when = day_in_path(day)
     try:
         found = emergency_candidates(g.db, when, job[:64])
     except NotACandidateJob as exc:
@@ -178,7 +178,7 @@ def candidates(day: str, job: str) -> Any:
 def published_plan(day: str) -> Any:
     """The day's published plan, its figures, jobs left out and jobs waiting for stock
     (routed, but some part could not be reserved); its version as the ETag."""
-    when = _day(day)
+    when = day_in_path(day)
     current = published(g.db, when)
     if current is None:
         return problem_response(
@@ -210,7 +210,7 @@ def published_plan(day: str) -> Any:
 @login_required(Role.DISPATCHER)
 def proposals(day: str) -> Any:
     """The day's open proposals, newest first, without their documents."""
-    when = _day(day)
+    when = day_in_path(day)
     version = published_version(g.db, when)
     found = g.db.scalars(
         select(Plan)
@@ -228,7 +228,7 @@ def proposals(day: str) -> Any:
 @login_required(Role.DISPATCHER)
 def proposal(day: str, plan_id: int) -> Any:
     """One plan of the day, with its document."""
-    plan = _plan_of(_day(day), plan_id)
+    plan = _plan_of(day_in_path(day), plan_id)
     body = _proposal(plan, published_version(g.db, plan.service_date))
     return {**body, "document": plan.document}
 
@@ -238,7 +238,7 @@ def proposal(day: str, plan_id: int) -> Any:
 def publish_proposal(day: str, plan_id: int) -> Any:
     """Make a proposal the day's plan; 409 when the plan changed since it was built, or it
     is closed."""
-    plan = _plan_of(_day(day), plan_id)
+    plan = _plan_of(day_in_path(day), plan_id)
     try:
         publish(g.db, plan.id, user_id=g.user.id)
     except (StalePlan, ProposalClosed, TransitionRefused) as exc:
@@ -252,7 +252,7 @@ def publish_proposal(day: str, plan_id: int) -> Any:
 @login_required(Role.DISPATCHER)
 def discard_proposal(day: str, plan_id: int) -> Any:
     """Turn a proposal down; 409 when it is not a proposal any more."""
-    plan = _plan_of(_day(day), plan_id)
+    plan = _plan_of(day_in_path(day), plan_id)
     try:
         discard(g.db, plan.id, user_id=g.user.id)
     except ProposalClosed as exc:
@@ -266,7 +266,7 @@ def discard_proposal(day: str, plan_id: int) -> Any:
 def edit_plan(day: str) -> Any:
     """Assign, move, unassign, pin or unpin one job; the answer is the new version and the
     checker's warnings, or 422 with the hard rules the edit would break."""
-    when = _day(day)
+    when = day_in_path(day)
     expected = _if_match()
     if isinstance(expected, Response):
         return expected
@@ -384,7 +384,7 @@ def _conflict(exc: StalePlan | ProposalClosed | TransitionRefused) -> Response:
     return problem_response(409, "Job cannot take the plan", str(exc), job=exc.job_reference)
 
 
-def _day(text: str) -> date:
+def day_in_path(text: str) -> date:
     """The date in the path; 404 for anything but YYYY-MM-DD naming a real day."""
     if DATE_PATTERN.fullmatch(text):
         try:
