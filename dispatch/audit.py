@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, insert, inspect
@@ -118,6 +119,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
+    if isinstance(value, Decimal):  # amounts, exactly as stored
+        return str(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
