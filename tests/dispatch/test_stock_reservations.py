@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.db import savepoint
 from dispatch.enums import JobStatus
 from dispatch.lifecycle import transition
 from dispatch.models import Job, Plan, Technician
 from dispatch.planning import build_problem, new_plan, publish, published
-from dispatch.planning.edits import move, unassign
+from dispatch.planning.edits import EditRefused, EditResult, move, unassign
 from dispatch.stock import waiting_for_stock
 from inventory import field, ledger, service
 from inventory.models import Movement, MovementKind, Reservation, StockLevel, StockLocation
@@ -161,19 +162,7 @@ def test_moving_a_job_moves_its_reservation_to_the_other_van_in_the_same_edit(
     with sessions() as session:
         publish_new_plan(session, oslo)
         before = lines(session)
-        job = next(
-            j
-            for j in session.scalars(select(Job).where(Job.status == S.SCHEDULED))
-            if j.parts and j.technician is not None
-        )
-        assert job.technician is not None
-        reference, old_van = job.reference, f"VAN-{job.technician.code}"
-        target = next(
-            t.code
-            for t in session.scalars(select(Technician).order_by(Technician.code))
-            if t.id != job.technician_id and set(job.required_skills) <= set(t.skills)
-        )
-        result = move(session, oslo, reference, target, expected_version=1, user_id=None)
+        result, reference, old_van, target = _first_possible_move(session, oslo)
         session.commit()
         assert result.plan.version == 2
     with sessions() as session:
@@ -183,6 +172,28 @@ def test_moving_a_job_moves_its_reservation_to_the_other_van_in_the_same_edit(
         assert {key[1] for key in moved} == {key[1] for key in before if key[0] == reference}
         assert all(key[2] in (f"VAN-{target}", "WH-1") for key in moved)
         assert_balances_agree(session)
+
+
+def _first_possible_move(session: Session, day: date) -> tuple[EditResult, str, str, str]:
+    """Move some job with parts to another technician (the first move the rules accept);
+    the edit, the job, its old van and the new technician."""
+    jobs = session.scalars(select(Job).where(Job.status == S.SCHEDULED).order_by(Job.id))
+    technicians = session.scalars(select(Technician).order_by(Technician.code)).all()
+    for job in jobs:
+        if not job.parts or job.technician is None:
+            continue
+        for other in technicians:
+            if other.id == job.technician_id or not set(job.required_skills) <= set(other.skills):
+                continue
+            try:
+                with savepoint(session):
+                    result = move(
+                        session, day, job.reference, other.code, expected_version=1, user_id=None
+                    )
+            except EditRefused:
+                continue
+            return result, job.reference, f"VAN-{job.technician.code}", other.code
+    raise AssertionError("no job with parts can move to anyone")
 
 
 def test_unassigning_and_cancelling_release_the_jobs_reservations(
