@@ -46,11 +46,13 @@ def consume(
     posting.lock((van.id, part.id) for part, _ in checked)
     for part, quantity in checked:
         held = session.scalar(
-            select(Reservation).where(
+            select(Reservation)
+            .where(
                 Reservation.job_id == job_id,
                 Reservation.part_id == part.id,
                 Reservation.location_id == van.id,
             )
+            .execution_options(populate_existing=True)  # as it is now: see locked_lines
         )
         if held is not None:
             fulfilled = min(held.reserved, quantity)
@@ -92,6 +94,9 @@ def return_unused(
     """
     van = _van(session, technician_id)
     checked = checked_lines(session, lines)
+    posting = Posting(session, actor, "brought back unused")
+    # Counted under the van's locks: a report sent twice at once finds the first's return.
+    posting.lock((van.id, part.id) for part, _ in checked)
     used = {
         part_id: units
         for part_id, units in session.execute(
@@ -112,8 +117,6 @@ def return_unused(
     ]
     if problems:
         raise InvalidMovement(problems)
-    posting = Posting(session, actor, "brought back unused")
-    posting.lock((van.id, part.id) for part, _ in checked)
     for part, quantity in checked:
         posting.post(MovementKind.RETURN, van.id, part.id, quantity, job_id=job_id)
         fill_shortages(posting, van.id, part.id)

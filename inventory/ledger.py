@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -465,6 +465,28 @@ def adjust_to(
 # --- Reservations ------------------------------------------------------------------
 
 
+def locked_lines(
+    posting: Posting, *criteria: ColumnElement[bool], also: Iterable[tuple[int, int]] = ()
+) -> list[Reservation]:
+    """The reservation lines matching ``criteria``, read after their balances (and
+    ``also``'s) are locked, in one sorted lock.
+
+    Only a transaction holding a line's balance changes the line, so what is read under
+    the lock stays true until commit. Read before it, a line may have been given up
+    meanwhile by another transaction; and a line this session loaded earlier (sessions
+    keep objects across commits) would come back as it was then, hence
+    ``populate_existing``.
+    """
+    query = select(Reservation).where(*criteria).execution_options(populate_existing=True)
+    keys = set(also)
+    while True:
+        lines = list(posting.session.scalars(query))
+        keys |= {(line.location_id, line.part_id) for line in lines}
+        if keys <= posting.balances.keys():
+            return lines
+        posting.lock(keys)
+
+
 def uncover(posting: Posting, location_id: int, part_id: int, *, on_hand_after: int) -> None:
     """Give up reservations until those left fit in ``on_hand_after``: the latest day's
     first, and within a day the last stop of the route first."""
@@ -482,6 +504,7 @@ def uncover(posting: Posting, location_id: int, part_id: int, *, on_hand_after: 
         .order_by(
             Reservation.service_date.desc(), Reservation.sequence.desc(), Reservation.id.desc()
         )
+        .execution_options(populate_existing=True)  # as they are now: see locked_lines
     )
     for holder in holders:
         if excess <= 0:
@@ -505,6 +528,7 @@ def fill_shortages(posting: Posting, location_id: int, part_id: int) -> None:
             Reservation.reserved < Reservation.wanted,
         )
         .order_by(Reservation.service_date, Reservation.sequence, Reservation.id)
+        .execution_options(populate_existing=True)  # as they are now: see locked_lines
     )
     for holder in waiting:
         if balance.available <= 0:

@@ -26,7 +26,9 @@ from inventory.ledger import (
     Posting,
     change_reservation,
     checked_lines,
+    checked_reason,
     location,
+    locked_lines,
 )
 from inventory.models import LocationKind, Part, Reservation, StockLocation
 
@@ -88,14 +90,6 @@ def reserve_day(
         Job id -> SKU -> units the stock could not hold for it (only jobs short of some).
     """
     routed = sorted({stop.job_id for r in routes for stop in r.stops if isinstance(stop, Visit)})
-    # A routed job held for another day has moved to this one: its lines are this day's.
-    current = list(
-        session.scalars(
-            select(Reservation).where(
-                or_(Reservation.service_date == day, Reservation.job_id.in_(routed))
-            )
-        )
-    )
     vans = _vans(session, {route.technician_id for route in routes})
     parts = {
         part.sku: part
@@ -111,7 +105,7 @@ def reserve_day(
             select(StockLocation).where(StockLocation.kind == LocationKind.WAREHOUSE)
         )
     }
-    posting = Posting(session, actor, reason)
+    posting = Posting(session, actor, checked_reason(reason))
     van_keys = {
         (vans[route.technician_id].id, parts[sku].id)
         for route in routes
@@ -129,7 +123,12 @@ def reserve_day(
         for sku in stop.parts
         if sku in parts
     }
-    posting.lock([(r.location_id, r.part_id) for r in current] + [*van_keys, *pickup_keys])
+    # A routed job held for another day has moved to this one: its lines are this day's.
+    current = locked_lines(
+        posting,
+        or_(Reservation.service_date == day, Reservation.job_id.in_(routed)),
+        also=van_keys | pickup_keys,
+    )
     held_elsewhere = _reserved_by_other_days(
         session, day, [key[0] for key in van_keys], except_jobs=routed
     )
@@ -256,17 +255,19 @@ def reserve(
     if van.kind != LocationKind.VAN:
         raise InvalidMovement([f"van: {van.code} is not a van"])
     ((part, units),) = checked_lines(session, [(sku, quantity)])
-    posting = Posting(session, actor, reason)
+    posting = Posting(session, actor, checked_reason(reason))
     posting.lock([(held_at.id, part.id)])
     available = posting.balance(held_at.id, part.id).available
     if available < units:
         raise InsufficientStock(held_at.code, part.sku, units, available)
     line = session.scalar(
-        select(Reservation).where(
+        select(Reservation)
+        .where(
             Reservation.job_id == job_id,
             Reservation.part_id == part.id,
             Reservation.location_id == held_at.id,
         )
+        .execution_options(populate_existing=True)  # as it is now: see locked_lines
     )
     if line is None:
         line = Reservation(
@@ -288,13 +289,15 @@ def reserve(
 
 
 def release_job(session: Session, job_id: int, *, actor: Actor, reason: str) -> None:
-    """Give up every reservation of a job (cancelled, finished, taken off its day)."""
-    lines = list(session.scalars(select(Reservation).where(Reservation.job_id == job_id)))
-    if not lines:
-        return
-    posting = Posting(session, actor, reason)
-    posting.lock((line.location_id, line.part_id) for line in lines)
-    for line in lines:
+    """Give up every reservation of a job (cancelled, finished, taken off its day).
+
+    Raises
+    ------
+    InvalidMovement
+        An empty reason.
+    """
+    posting = Posting(session, actor, checked_reason(reason))
+    for line in locked_lines(posting, Reservation.job_id == job_id):
         if line.reserved:
             change_reservation(posting, line, -line.reserved)
         session.delete(line)

@@ -10,14 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from inventory import field, ledger, reservations, service
 from inventory.ledger import Actor, InsufficientStock, InvalidMovement, UnknownLocation
 from inventory.models import Movement, MovementKind, Reservation, StockLevel
 from inventory.service import VanData, WarehouseData
+from tests.inventory.test_ledger_properties import assert_books_agree
 
 DAY = date(2026, 11, 24)
+NEXT_DAY = date(2026, 11, 25)
 CLERK = Actor(3, "wes")
 TECH = 7  # the technician whose van is VAN-T-01
 JOB = 501
@@ -184,6 +186,21 @@ BAD_INPUT: list[tuple[str, Callable[[Session], Any], str]] = [
         lambda s: ledger.count(s, "WH-1", [("FLT-2020", -1)], actor=CLERK, reason="r"),
         "out of range",
     ),
+    (
+        "blank reason of a hold",
+        lambda s: reservations.reserve(
+            s,
+            job_id=JOB,
+            day=DAY,
+            location_code="WH-1",
+            van_code="VAN-T-01",
+            sku="FLT-2020",
+            quantity=1,
+            actor=CLERK,
+            reason="",
+        ),
+        "give a reason",
+    ),
 ]
 
 
@@ -295,3 +312,76 @@ def test_release_job_gives_back_every_hold_of_the_job(stocked: Session) -> None:
     assert balance(stocked, "VAN-T-01", "FLT-2020") == (1, 0)
     released = stocked.scalars(select(Movement).where(Movement.kind == MovementKind.RELEASE))
     assert {(m.job_id, m.reason) for m in released} == {(JOB, "job cancelled")}
+
+
+def plan(session: Session, day: date, job_id: int, *stops: reservations.Pickup) -> None:
+    """Publish a day on which T-01 makes ``stops`` and then does job ``job_id``, which
+    needs one filter, or what the one pick-up collects."""
+    parts = stops[0].parts if stops else {"FLT-2020": 1}
+    reservations.reserve_day(
+        session,
+        day,
+        [reservations.VanRoute(TECH, [*stops, reservations.Visit(job_id, parts)])],
+        plan_id=None,
+        actor=CLERK,
+        reason="plan",
+    )
+
+
+def test_a_receipt_fills_the_hold_waiting_at_the_warehouse(stocked: Session) -> None:
+    """T-01 picks up three belts at WH-1, which has two: the job waits for one until it comes."""
+    plan(stocked, DAY, 600, reservations.Pickup("WH-1", {"BELT-WM": 3}))
+    assert reservations.shortages(stocked, DAY) == {600: {"BELT-WM": 1}}
+
+    posted = ledger.receive(stocked, "WH-1", [("BELT-WM", 1)], actor=CLERK, reason="PO 18")
+    stocked.commit()
+
+    assert [(m.kind, m.job_id) for m in posted] == [
+        (MovementKind.RECEIVE, None),
+        (MovementKind.RESERVE, 600),
+    ]
+    assert reservations.shortages(stocked, DAY) == {}
+    assert balance(stocked, "WH-1", "BELT-WM") == (3, 3)
+    assert_books_agree(stocked)
+
+
+@pytest.fixture
+def hold_read_then_given_up(stocked: Session, sessions: sessionmaker[Session]) -> Reservation:
+    """T-01's two filters held for job 600 today and 601 tomorrow; 601's hold as ``stocked``
+    read it (the test keeps it, as a caller would), before another session's count of one
+    filter gave that hold up."""
+    ledger.transfer(stocked, "WH-1", "VAN-T-01", [("FLT-2020", 1)], actor=CLERK, reason="load")
+    plan(stocked, DAY, 600)
+    plan(stocked, NEXT_DAY, 601)
+    stocked.commit()
+    (read,) = reservations.reservations_of(stocked, [601])
+    assert read.reserved == 1
+    with sessions() as other:
+        ledger.count(other, "VAN-T-01", [("FLT-2020", 1)], actor=CLERK, reason="cycle count")
+        other.commit()
+    return read
+
+
+@pytest.mark.usefixtures("hold_read_then_given_up")
+def test_a_hold_read_before_another_session_gave_it_up_is_not_released_twice(
+    stocked: Session,
+) -> None:
+    """Sessions keep what they loaded across commits; the ledger must read holds afresh."""
+    reservations.release_job(stocked, 601, actor=CLERK, reason="cancelled")
+    stocked.commit()
+
+    assert balance(stocked, "VAN-T-01", "FLT-2020") == (1, 1)
+    assert [line.job_id for line in reservations.reservations_of(stocked, [600, 601])] == [600]
+    assert_books_agree(stocked)
+
+
+@pytest.mark.usefixtures("hold_read_then_given_up")
+def test_stock_arriving_refills_a_hold_read_before_another_session_gave_it_up(
+    stocked: Session,
+) -> None:
+    ledger.transfer(stocked, "WH-1", "VAN-T-01", [("FLT-2020", 1)], actor=CLERK, reason="load")
+    stocked.commit()
+
+    assert reservations.shortages(stocked, NEXT_DAY) == {}
+    assert balance(stocked, "VAN-T-01", "FLT-2020") == (2, 2)
+    assert_books_agree(stocked)
