@@ -17,12 +17,14 @@ from datetime import date, time
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.audit import make_session_factory
+from dispatch.db import make_engine
 from inventory import field, ledger, reservations, service
 from inventory.ledger import Actor, InsufficientStock, InvalidMovement
-from inventory.models import Reservation, StockLevel
+from inventory.models import Movement, MovementKind, Reservation, StockLevel
 from inventory.reservations import VanRoute, Visit
 from inventory.service import VanData, WarehouseData
 from tests.inventory.test_ledger_properties import assert_books_agree
@@ -172,31 +174,43 @@ def test_two_reservations_racing_for_the_last_unit_one_wins(
         assert_books_agree(session)
 
 
-def test_many_reservations_started_at_once_hold_exactly_the_stock(
-    sessions: sessionmaker[Session],
-) -> None:
-    """Eight clerks, three filters: three holds, five refusals, never more held than there is."""
-    stock(sessions, warehouse=3, van=0)
-    barrier = threading.Barrier(8, timeout=BLOCK_TIMEOUT_S)
+def test_twenty_clerks_making_five_attempts_each_hold_exactly_ten_units(database_url: str) -> None:
+    """20 clerks start at once and make 5 attempts each, every one its own transaction,
+    against 10 filters: exactly 10 holds, every refusal saw none available."""
+    engine = make_engine(database_url, pool_size=20, max_overflow=0)  # all 20 connected at once
+    sessions = make_session_factory(engine)
+    stock(sessions, warehouse=10, van=0)
+    barrier = threading.Barrier(20, timeout=BLOCK_TIMEOUT_S)
 
-    def attempt(job_id: int) -> bool:
+    def clerk(number: int) -> list[InsufficientStock | None]:
+        """Each attempt's refusal, or None when it held a filter."""
+        barrier.wait()
+        outcomes: list[InsufficientStock | None] = []
+        for job_id in range(1000 + 10 * number, 1005 + 10 * number):
+            with sessions() as session:
+                try:
+                    reserve_filter(job_id)(session)
+                except InsufficientStock as refused:
+                    outcomes.append(refused)
+                    continue
+                session.commit()
+                outcomes.append(None)
+        return outcomes
+
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            outcomes = [o for attempts in pool.map(clerk, range(20)) for o in attempts]
+
+        refusals = [o for o in outcomes if o is not None]
+        assert (len(outcomes) - len(refusals), len(refusals)) == (10, 90)
+        assert {refused.available for refused in refusals} == {0}
+        assert levels(sessions)["WH-1"] == (10, 10)
         with sessions() as session:
-            barrier.wait()
-            try:
-                reserve_filter(job_id)(session)
-            except InsufficientStock:
-                session.rollback()
-                return False
-            session.commit()
-            return True
-
-    with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(attempt, range(600, 608)))
-
-    assert sorted(outcomes) == [False] * 5 + [True] * 3
-    assert levels(sessions)["WH-1"] == (3, 3)
-    with sessions() as session:
-        assert_books_agree(session)
+            reserve_rows = select(func.count()).where(Movement.kind == MovementKind.RESERVE)
+            assert session.scalar(reserve_rows) == 10
+            assert_books_agree(session)
+    finally:
+        engine.dispose()
 
 
 def test_two_transfers_racing_for_the_last_unit_one_moves_it(
