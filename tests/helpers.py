@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from time import sleep
@@ -15,6 +16,7 @@ from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.enums import Channel, JobStatus, Priority
 from dispatch.models import CatalogItem, Job, ServiceRequest, Site, Technician, WorkingHours
+from inventory.models import Movement, MovementKind, Reservation, StockLevel
 
 T = TypeVar("T")
 
@@ -123,3 +125,44 @@ def race(
         thread.join(timeout=30)
     assert failures == []
     return results
+
+
+def assert_books_agree(session: Session) -> None:
+    """The stock books agree: each balance is the sum of its ledger rows and of its
+    reservation lines, within 0 <= reserved <= on hand, and each line holds what its
+    ledger reserve and release rows say."""
+    sums = {
+        (location, part): (on_hand, reserved)
+        for location, part, on_hand, reserved in session.execute(
+            select(
+                Movement.location_id,
+                Movement.part_id,
+                func.sum(Movement.on_hand_change),
+                func.sum(Movement.reserved_change),
+            ).group_by(Movement.location_id, Movement.part_id)
+        )
+    }
+    held: Counter[tuple[int, int]] = Counter()
+    for line in session.scalars(select(Reservation)):
+        held[line.location_id, line.part_id] += line.reserved
+        assert 0 <= line.reserved <= line.wanted
+    levels = session.execute(
+        select(StockLevel.location_id, StockLevel.part_id, StockLevel.on_hand, StockLevel.reserved)
+    ).all()
+    for location, part, on_hand, reserved in levels:
+        assert (on_hand, reserved) == sums.get((location, part), (0, 0))
+        assert 0 <= reserved <= on_hand
+        assert reserved == held[location, part]
+    assert {(location, part) for location, part, *_ in levels} >= set(sums)
+    per_line: Counter[tuple[int | None, int, int]] = Counter()
+    for job, location, part, change in session.execute(
+        select(
+            Movement.job_id, Movement.location_id, Movement.part_id, Movement.reserved_change
+        ).where(Movement.kind.in_([MovementKind.RESERVE, MovementKind.RELEASE]))
+    ):
+        per_line[job, location, part] += change
+    lines = {
+        (line.job_id, line.location_id, line.part_id): line.reserved
+        for line in session.scalars(select(Reservation))
+    }
+    assert {key: n for key, n in per_line.items() if n} == {k: n for k, n in lines.items() if n}

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.db import savepoint
@@ -21,9 +21,10 @@ from dispatch.planning import build_problem, new_plan, publish, published
 from dispatch.planning.edits import EditRefused, EditResult, move, unassign
 from dispatch.stock import waiting_for_stock
 from inventory import field, ledger, service
-from inventory.models import Movement, MovementKind, Reservation, StockLevel, StockLocation
+from inventory.models import Movement, MovementKind, Reservation, StockLocation
 from optimizer import SolveParams, solve
 from tests.dispatch.test_planning_problem import import_day, load_day
+from tests.helpers import assert_books_agree
 
 S = JobStatus
 WORKER = ledger.Actor(None, "test")
@@ -119,21 +120,6 @@ def stock_by_location(session: Session) -> dict[str, dict[str, int]]:
     }
 
 
-def assert_balances_agree(session: Session) -> None:
-    """Every balance's reserved is what its reservation lines hold, and within on hand."""
-    held = {
-        (location_id, part_id): units
-        for location_id, part_id, units in session.execute(
-            select(
-                Reservation.location_id, Reservation.part_id, func.sum(Reservation.reserved)
-            ).group_by(Reservation.location_id, Reservation.part_id)
-        )
-    }
-    for level in session.scalars(select(StockLevel)):
-        assert level.reserved == held.get((level.location_id, level.part_id), 0)
-        assert 0 <= level.reserved <= level.on_hand
-
-
 def test_publishing_reserves_each_routed_jobs_parts_where_its_route_gets_them(
     sessions: sessionmaker[Session], oslo: date
 ) -> None:
@@ -148,7 +134,7 @@ def test_publishing_reserves_each_routed_jobs_parts_where_its_route_gets_them(
         assert {key: wanted for key, (wanted, _) in stored.items()} == expected
         assert all(reserved == wanted for wanted, reserved in stored.values())
         assert waiting_for_stock(session, oslo) == {}
-        assert_balances_agree(session)
+        assert_books_agree(session)
         reserve_rows = session.scalars(
             select(Movement).where(Movement.kind == MovementKind.RESERVE)
         ).all()
@@ -171,7 +157,7 @@ def test_moving_a_job_moves_its_reservation_to_the_other_van_in_the_same_edit(
         assert moved and all(key[2] != old_van for key in moved)
         assert {key[1] for key in moved} == {key[1] for key in before if key[0] == reference}
         assert all(key[2] in (f"VAN-{target}", "WH-1") for key in moved)
-        assert_balances_agree(session)
+        assert_books_agree(session)
 
 
 def _first_possible_move(session: Session, day: date) -> tuple[EditResult, str, str, str]:
@@ -229,7 +215,7 @@ def test_unassigning_and_cancelling_release_the_jobs_reservations(
         ).all()
         assert {first, second} <= {reference for reference, _ in releases}
         assert any("cancelled" in reason for reference, reason in releases if reference == second)
-        assert_balances_agree(session)
+        assert_books_agree(session)
 
 
 def _held_by_job(
@@ -266,7 +252,7 @@ def test_a_replan_that_takes_a_part_from_the_warehouse_reserves_it_there(
         assert stored and all(code == "WH-1" for _, _, code in stored)
         assert all(wanted == reserved for wanted, reserved in stored.values())
         assert waiting_for_stock(session, oslo) == {}
-        assert_balances_agree(session)
+        assert_books_agree(session)
 
 
 def test_completing_a_job_consumes_what_was_used_and_releases_the_rest(
@@ -292,7 +278,7 @@ def test_completing_a_job_consumes_what_was_used_and_releases_the_rest(
             select(Movement).where(Movement.kind == MovementKind.CONSUME)
         ).all()
         assert [(m.on_hand_change, m.flagged) for m in consumed] == [(-1, False)]
-        assert_balances_agree(session)
+        assert_books_agree(session)
 
 
 def test_stock_another_day_holds_is_not_offered_to_the_planner(
@@ -346,4 +332,4 @@ def test_a_plan_published_after_the_stock_went_reports_the_job_waiting_for_stock
         assert short and set(short) <= needing
         job = session.scalars(select(Job).where(Job.reference == short[0])).one()
         assert job.status == S.SCHEDULED
-        assert_balances_agree(session)
+        assert_books_agree(session)

@@ -16,7 +16,7 @@ from inventory import field, ledger, reservations, service
 from inventory.ledger import Actor, InsufficientStock, InvalidMovement, UnknownLocation
 from inventory.models import Movement, MovementKind, Reservation, StockLevel
 from inventory.service import VanData, WarehouseData
-from tests.inventory.test_ledger_properties import assert_books_agree
+from tests.helpers import assert_books_agree
 
 DAY = date(2026, 11, 24)
 NEXT_DAY = date(2026, 11, 25)

@@ -8,7 +8,6 @@ PostgreSQL; each example runs in one transaction that is rolled back afterwards.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, time
 from typing import Any
 
@@ -20,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from inventory import field, ledger, reservations, service
 from inventory.ledger import Actor, InventoryError
-from inventory.models import Movement, MovementKind, Reservation, StockLevel
+from inventory.models import Movement
 from inventory.service import VanData, WarehouseData
+from tests.helpers import assert_books_agree
 
 ACTOR = Actor(None, "hypothesis")
 WAREHOUSES = ("WH-1", "WH-2")
@@ -155,44 +155,6 @@ def apply(session: Session, op: tuple[Any, ...]) -> None:
             actor=ACTOR,
             reason="plan",
         )
-
-
-def assert_books_agree(session: Session) -> None:
-    sums = {
-        (location, part): (on_hand, reserved)
-        for location, part, on_hand, reserved in session.execute(
-            select(
-                Movement.location_id,
-                Movement.part_id,
-                func.sum(Movement.on_hand_change),
-                func.sum(Movement.reserved_change),
-            ).group_by(Movement.location_id, Movement.part_id)
-        )
-    }
-    held: Counter[tuple[int, int]] = Counter()
-    for line in session.scalars(select(Reservation)):
-        held[line.location_id, line.part_id] += line.reserved
-        assert 0 <= line.reserved <= line.wanted
-    levels = session.execute(
-        select(StockLevel.location_id, StockLevel.part_id, StockLevel.on_hand, StockLevel.reserved)
-    ).all()
-    for location, part, on_hand, reserved in levels:
-        assert (on_hand, reserved) == sums.get((location, part), (0, 0))
-        assert 0 <= reserved <= on_hand
-        assert reserved == held[location, part]
-    assert {(location, part) for location, part, *_ in levels} >= set(sums)
-    per_line: Counter[tuple[int | None, int, int]] = Counter()
-    for job, location, part, change in session.execute(
-        select(
-            Movement.job_id, Movement.location_id, Movement.part_id, Movement.reserved_change
-        ).where(Movement.kind.in_([MovementKind.RESERVE, MovementKind.RELEASE]))
-    ):
-        per_line[job, location, part] += change
-    lines = {
-        (line.job_id, line.location_id, line.part_id): line.reserved
-        for line in session.scalars(select(Reservation))
-    }
-    assert {key: n for key, n in per_line.items() if n} == {k: n for k, n in lines.items() if n}
 
 
 @settings(

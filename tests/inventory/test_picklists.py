@@ -19,7 +19,7 @@ from inventory.models import Movement, MovementKind, Part, Reservation, StockLev
 from inventory.picklists import PickLine, confirm_pick_list, pick_list, picklist_csv
 from inventory.reservations import Pickup, VanRoute, Visit
 from inventory.service import VanData, WarehouseData
-from tests.helpers import race
+from tests.helpers import assert_books_agree, race
 
 DAY = date(2026, 11, 24)
 CLERK = Actor(3, "wes")
@@ -141,33 +141,6 @@ def held(session: Session) -> dict[tuple[int, str, str], tuple[int, int]]:
         .join(Part, Part.id == Reservation.part_id)
     )
     return {(job, code, sku): (wanted, reserved) for job, code, sku, wanted, reserved in rows}
-
-
-def assert_books_agree(session: Session) -> None:
-    """Balances are the sums of their ledger rows, and reserved the sum of their lines."""
-    sums = {
-        (location_id, part_id): (int(on_hand), int(reserved))
-        for location_id, part_id, on_hand, reserved in session.execute(
-            select(
-                Movement.location_id,
-                Movement.part_id,
-                func.sum(Movement.on_hand_change),
-                func.sum(Movement.reserved_change),
-            ).group_by(Movement.location_id, Movement.part_id)
-        )
-    }
-    lines = {
-        (location_id, part_id): int(reserved)
-        for location_id, part_id, reserved in session.execute(
-            select(
-                Reservation.location_id, Reservation.part_id, func.sum(Reservation.reserved)
-            ).group_by(Reservation.location_id, Reservation.part_id)
-        )
-    }
-    for level in session.scalars(select(StockLevel)):
-        key = (level.location_id, level.part_id)
-        assert sums.get(key, (0, 0)) == (level.on_hand, level.reserved), key
-        assert lines.get(key, 0) == level.reserved, key
 
 
 def test_pick_list_is_what_each_van_lacks_by_warehouse_in_route_order(planned: Session) -> None:

@@ -27,7 +27,7 @@ from inventory.ledger import Actor, InsufficientStock, InvalidMovement
 from inventory.models import Movement, MovementKind, Reservation, StockLevel
 from inventory.reservations import VanRoute, Visit
 from inventory.service import VanData, WarehouseData
-from tests.inventory.test_ledger_properties import assert_books_agree
+from tests.helpers import assert_books_agree
 
 pytestmark = pytest.mark.postgresql_only
 
