@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,10 @@ STOCK_HEADER = ("location", "sku", "on_hand", "reorder_point", "reorder_quantity
 MAX_ROWS = 10_000
 #: Longest text of each column (the columns' sizes in the database).
 LENGTHS = {"sku": 40, "name": 200, "unit": 20, "location": 40}
+#: Numbers as a spreadsheet writes them: ASCII digits, no exponent, grouping or ``_``
+#: (all of which ``int`` and ``Decimal`` would read).
+WHOLE = re.compile(r"-?[0-9]+")
+AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +44,8 @@ class CsvRefused(ValueError):
     """The file is refused as a whole; ``errors`` names every problem by row and column."""
 
     def __init__(self, errors: list[RowError]) -> None:
-        self.errors = errors
-        first = errors[0]
+        self.errors = sorted(errors, key=lambda error: error.row)  # as the file reads
+        first = self.errors[0]
         super().__init__(
             f"{len(errors)} problem(s), the first in row {first.row}: {first.message}"
         )
@@ -57,21 +62,25 @@ def export_parts(session: Session) -> str:
     )
 
 
-def export_stock(session: Session) -> str:
-    """Every location's stock on hand and reorder rule, by location code and listing order."""
+def export_stock(session: Session, *, location_id: int | None = None) -> str:
+    """Every location's (or one's) stock on hand and reorder rules, by location code and
+    listing order; a rule's part the location has none of is listed with 0."""
     rules = {
         (rule.location_id, rule.part_id): rule for rule in session.scalars(select(ReorderRule))
     }
+    locations = select(StockLocation).order_by(StockLocation.code)
+    if location_id is not None:
+        locations = locations.where(StockLocation.id == location_id)
     rows = []
-    for location in session.scalars(select(StockLocation).order_by(StockLocation.code)):
+    for location in session.scalars(locations):
         listed = set()
         for level in location.levels:
             rule = rules.get((location.id, level.part_id))
             if level.on_hand or rule:
                 listed.add(level.part_id)
                 rows.append(_stock_row(location.code, level.part.sku, level.on_hand, rule))
-        for (location_id, part_id), rule in rules.items():
-            if location_id == location.id and part_id not in listed:
+        for (held_at, part_id), rule in rules.items():
+            if held_at == location.id and part_id not in listed:
                 rows.append(_stock_row(location.code, rule.part.sku, 0, rule))
     return _write(STOCK_HEADER, rows)
 
@@ -92,7 +101,7 @@ def import_parts(session: Session, text: str) -> int:
         name = check.text(row, "name")
         unit = check.text(row, "unit", default="each")
         cost = check.cost(row)
-        if sku in seen:
+        if sku and sku in seen:
             check.fail("sku", f"{sku} is also in row {seen[sku]}")
         seen.setdefault(sku, number)
         parsed.append((sku, name, unit, cost))
@@ -141,7 +150,7 @@ def import_stock(session: Session, text: str, *, actor: Actor) -> int:
             check.fail("sku", f"unknown SKU {sku!r}")
         if (point is None) != (quantity is None):
             check.fail("reorder_point", "give both reorder_point and reorder_quantity, or neither")
-        if (code, sku) in seen:
+        if code and sku and (code, sku) in seen:
             check.fail("sku", f"{sku} at {code} is also in row {seen[code, sku]}")
         seen.setdefault((code, sku), number)
         if location is not None and part is not None and on_hand is not None:
@@ -187,6 +196,8 @@ def _read(
 ) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
     """The data rows (with their row numbers) and the problems of the file's shape."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # Rows are numbered as records, not lines: a quoted cell may hold a line break.
+    number = 1
     try:
         found = next(reader, None)
         if found is None:
@@ -197,11 +208,12 @@ def _read(
             return [], [RowError(1, None, f"the header must name the columns {expected}")]
         rows: list[tuple[int, dict[str, str]]] = []
         errors: list[RowError] = []
-        for row in reader:
-            number = reader.line_num
+        data_rows = 0
+        for number, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue
-            if len(rows) == MAX_ROWS:
+            data_rows += 1
+            if data_rows > MAX_ROWS:
                 return [], [RowError(number, None, f"more than {MAX_ROWS} rows: split the file")]
             if len(row) != len(names):
                 errors.append(
@@ -210,7 +222,7 @@ def _read(
                 continue
             rows.append((number, dict(zip(names, row, strict=True))))
     except csv.Error as exc:
-        return [], [RowError(reader.line_num, None, f"not readable as CSV: {exc}")]
+        return [], [RowError(number + 1, None, f"not readable as CSV: {exc}")]
     if not rows and not errors:
         errors.append(RowError(2, None, "no data rows under the header"))
     return rows, errors
@@ -227,6 +239,7 @@ class _Checker:
         self.errors.append(RowError(self.row, column, message))
 
     def text(self, row: dict[str, str], column: str, *, default: str | None = None) -> str:
+        """The cell's text; empty when it is refused, so no later check repeats the news."""
         value = row[column].strip()
         if not value and default is not None:
             return default
@@ -234,6 +247,7 @@ class _Checker:
             self.fail(column, "must not be empty")
         elif len(value) > LENGTHS[column]:
             self.fail(column, f"longer than {LENGTHS[column]} characters")
+            return ""
         return value
 
     def whole(
@@ -244,29 +258,30 @@ class _Checker:
             if not optional:
                 self.fail(column, "must not be empty")
             return None
-        return self._number(column, value, int, lowest, f"a whole number from {lowest}")
+        if not WHOLE.fullmatch(value):
+            self.fail(column, f"{value!r} is not a whole number")
+            return None
+        number = Decimal(value)
+        return int(number) if self._in_range(column, number, lowest) else None
 
     def cost(self, row: dict[str, str]) -> Decimal | None:
         value = row["unit_cost"].strip()
         if not value:
             return None
-        cost = self._number("unit_cost", value, Decimal, 0, "an amount like 12.50")
-        if cost is not None and cost != cost.quantize(Decimal("0.01")):
+        if not AMOUNT.fullmatch(value):
+            self.fail("unit_cost", f"{value!r} is not an amount like 12.50")
+            return None
+        cost = Decimal(value)
+        if not self._in_range("unit_cost", cost, 0):
+            return None
+        if cost != cost.quantize(Decimal("0.01")):
             self.fail("unit_cost", f"{value!r} has more than two decimals")
             return None
         return cost
 
-    def _number(
-        self, column: str, value: str, kind: Callable[[str], Any], lowest: int, what: str
-    ) -> Any:
-        try:
-            number = kind(value)
-        except (ValueError, InvalidOperation):
-            number = None
-        if number is None or (isinstance(number, Decimal) and not number.is_finite()):
-            self.fail(column, f"{value!r} is not {what}")
-            return None
-        if not lowest <= number <= MAX_QUANTITY:
-            self.fail(column, f"{value} is out of range ({lowest} to {MAX_QUANTITY})")
-            return None
-        return number
+    def _in_range(self, column: str, number: Decimal, lowest: int) -> bool:
+        """Compared as a ``Decimal``: ``int`` refuses to read very long digit strings."""
+        if lowest <= number <= MAX_QUANTITY:
+            return True
+        self.fail(column, f"{number} is out of range ({lowest} to {MAX_QUANTITY})")
+        return False
