@@ -2,19 +2,24 @@
 reorder suggestions, CSV import and export, under ``/api/v1/inventory``.
 
 Warehouse staff (and admins) read and write everything; dispatchers read; a technician
-reads only their own van (any other location is 404 to them) and writes nothing. Every
+reads the parts catalogue and only their own van (its stock, ledger, pick list, reorder
+suggestions and stock file; any other location is 404 to them) and writes nothing. Every
 write is one transaction: a refused request (4xx problem+json naming each problem)
 leaves no ledger row behind.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, NotFound
 
@@ -48,6 +53,8 @@ READERS = (Role.WAREHOUSE, Role.DISPATCHER, Role.TECHNICIAN)
 #: Most lines one request may carry, and rows one page gives.
 MAX_LINES = 500
 MAX_PAGE = 500
+#: A whole number in a query string (``str.isdigit`` also admits digits ``int`` cannot read).
+WHOLE = re.compile(r"[0-9]{1,18}")
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -75,8 +82,6 @@ class Receipt(_Body):
 
 
 class Transfer(_Body):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
     source: Code = Field(alias="from")
     to: Code
     reason: Reason
@@ -132,16 +137,29 @@ def stock() -> Any:
     it are left out.
     """
     limit = _limit()
+    # A rule for a part the location has never held has no balance row, yet belongs here:
+    # it is the emptiest stock of all.
+    pairs = union(
+        select(StockLevel.location_id, StockLevel.part_id),
+        select(ReorderRule.location_id, ReorderRule.part_id),
+    ).subquery()
+    on_hand = func.coalesce(StockLevel.on_hand, 0)
     query = (
-        select(StockLevel, StockLocation, Part, ReorderRule)
-        .join(StockLocation, StockLocation.id == StockLevel.location_id)
-        .join(Part, Part.id == StockLevel.part_id)
+        select(StockLocation, Part, StockLevel, ReorderRule)
+        .select_from(pairs)
+        .join(StockLocation, StockLocation.id == pairs.c.location_id)
+        .join(Part, Part.id == pairs.c.part_id)
+        .outerjoin(
+            StockLevel,
+            (StockLevel.location_id == pairs.c.location_id)
+            & (StockLevel.part_id == pairs.c.part_id),
+        )
         .outerjoin(
             ReorderRule,
-            (ReorderRule.location_id == StockLevel.location_id)
-            & (ReorderRule.part_id == StockLevel.part_id),
+            (ReorderRule.location_id == pairs.c.location_id)
+            & (ReorderRule.part_id == pairs.c.part_id),
         )
-        .where((StockLevel.on_hand > 0) | (ReorderRule.part_id.is_not(None)))
+        .where((on_hand > 0) | ReorderRule.part_id.is_not(None))
         .order_by(StockLocation.code, Part.sku)
     )
     if location := request.args.get("location"):
@@ -150,10 +168,10 @@ def stock() -> Any:
         query = query.where(StockLocation.id == own)
     if sku := request.args.get("sku"):
         query = query.where(Part.sku == sku)
-    if request.args.get("below_reorder") == "true":
-        query = query.where(StockLevel.on_hand <= ReorderRule.reorder_point)
-    if after := request.args.get("after"):
-        code, _, sku_after = after.partition("/")
+    if _flag("below_reorder"):
+        query = query.where(on_hand <= ReorderRule.reorder_point)
+    if "after" in request.args:
+        code, sku_after = _cursor(request.args["after"])
         query = query.where(
             (StockLocation.code > code) | ((StockLocation.code == code) & (Part.sku > sku_after))
         )
@@ -164,15 +182,15 @@ def stock() -> Any:
             "sku": part.sku,
             "name": part.name,
             "unit": part.unit,
-            "on_hand": level.on_hand,
-            "reserved": level.reserved,
-            "available": level.available,
+            "on_hand": level.on_hand if level else 0,
+            "reserved": level.reserved if level else 0,
+            "available": level.available if level else 0,
             "reorder_point": rule.reorder_point if rule else None,
             "reorder_quantity": rule.reorder_quantity if rule else None,
         }
-        for level, location, part, rule in found[:limit]
+        for location, part, level, rule in found[:limit]
     ]
-    cursor = f"{rows[-1]['location']}/{rows[-1]['sku']}" if len(found) > limit else None
+    cursor = _encode_cursor(rows[-1]["location"], rows[-1]["sku"]) if len(found) > limit else None
     return {"stock": rows, "next": _next_link("inventory_api.stock", cursor)}
 
 
@@ -204,16 +222,16 @@ def movements() -> Any:
     if reference := request.args.get("job"):
         job_id = g.db.scalar(select(Job.id).where(Job.reference == reference))
         query = query.where(Movement.job_id == (job_id if job_id is not None else -1))
-    if request.args.get("flagged") == "true":
+    if _flag("flagged"):
         query = query.where(Movement.flagged.is_(True))
     if since := request.args.get("since"):
         query = query.where(Movement.occurred_at >= _instant("since", since))
     if until := request.args.get("until"):
         query = query.where(Movement.occurred_at < _instant("until", until, end=True))
-    if before := request.args.get("before"):
-        if not before.isdigit():
-            raise _bad_query("before", "a movement id from a next link")
-        query = query.where(Movement.id < int(before))
+    if "before" in request.args:
+        query = query.where(
+            Movement.id < _whole("before", expected="a movement id from a next link")
+        )
     found = g.db.execute(query.limit(limit + 1)).all()
     page = found[:limit]
     references = job_references(g.db, (m.job_id for m, *_ in page if m.job_id is not None))
@@ -272,20 +290,23 @@ def count() -> Any:
 def picklist(day: str) -> Any:
     """The day's pick list (``?van=``; ``?format=csv``); a technician gets their van's."""
     when = day_in_path(day)
+    output = request.args.get("format", "json")
+    if output not in ("json", "csv"):
+        raise _bad_query("format", "json or csv")
     van_code = request.args.get("van")
-    own = _own_van_id()
-    if own is not None:
+    if van_code is not None:
+        van_code = _readable(van_code).code
+    elif (own := _own_van_id()) is not None:
         mine = g.db.get(StockLocation, own)
-        assert mine is not None
-        if van_code not in (None, mine.code):
-            raise NotFound(f"no stock location {van_code!r}")
+        if mine is None:
+            raise NotFound("you have no van")
         van_code = mine.code
     try:
         lines = pick_list(g.db, when, van_code=van_code)
     except InventoryError as exc:
         return _refused(exc)
     references = job_references(g.db, (job for line in lines for job in line.job_ids))
-    if request.args.get("format") == "csv":
+    if output == "csv":
         return Response(picklist_csv(lines, references), mimetype="text/csv")
     return {"service_date": when.isoformat(), "lines": [_pick(line, references) for line in lines]}
 
@@ -306,14 +327,16 @@ def confirm_picklist(day: str) -> Any:
 
 
 @bp.get("/reorder-suggestions")
-@login_required(Role.WAREHOUSE, Role.DISPATCHER)
+@login_required(*READERS)
 def reorder() -> Any:
-    """What to order or send where (``horizon_days``, default 7: reservations counted)."""
-    text = request.args.get("horizon_days", "7")
-    if not text.isdigit() or not 0 <= int(text) <= 90:
-        raise _bad_query("horizon_days", "a whole number of days from 0 to 90")
+    """What to order or send where (``horizon_days``, default 7: reservations counted);
+    a technician gets their van's."""
+    horizon = _whole("horizon_days", default=7, highest=90)
     today = utcnow().astimezone(service_area_zone(g.db)).date()
-    suggestions = reorder_suggestions(g.db, today=today, horizon_days=int(text))
+    suggestions = reorder_suggestions(g.db, today=today, horizon_days=horizon)
+    if (own := _own_van_id()) is not None:
+        mine = g.db.get(StockLocation, own)
+        suggestions = [s for s in suggestions if mine is not None and s.location == mine.code]
     return {
         "today": today.isoformat(),
         "suggestions": [
@@ -336,15 +359,16 @@ def reorder() -> Any:
 
 
 @bp.get("/parts.csv")
-@login_required(Role.WAREHOUSE, Role.DISPATCHER)
+@login_required(*READERS)
 def export_parts() -> Any:
     return Response(csvio.export_parts(g.db), mimetype="text/csv")
 
 
 @bp.get("/stock.csv")
-@login_required(Role.WAREHOUSE, Role.DISPATCHER)
+@login_required(*READERS)
 def export_stock() -> Any:
-    return Response(csvio.export_stock(g.db), mimetype="text/csv")
+    """The file ``POST /stock.csv`` reads; a technician gets their van's lines."""
+    return Response(csvio.export_stock(g.db, location_id=_own_van_id()), mimetype="text/csv")
 
 
 @bp.post("/parts.csv")
@@ -467,10 +491,48 @@ def _readable(code: str) -> StockLocation:
 
 
 def _limit() -> int:
-    text = request.args.get("limit", "100")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise _bad_query("limit", f"a whole number from 1 to {MAX_PAGE}")
+    return _whole("limit", default=100, lowest=1, highest=MAX_PAGE)
+
+
+def _whole(
+    name: str,
+    *,
+    default: int | None = None,
+    lowest: int = 0,
+    highest: int = 2**63 - 1,
+    expected: str | None = None,
+) -> int:
+    """A whole-number query parameter (``default`` when absent); 400 naming it otherwise."""
+    text = request.args.get(name)
+    if text is None and default is not None:
+        return default
+    if text is None or not WHOLE.fullmatch(text) or not lowest <= int(text) <= highest:
+        raise _bad_query(name, expected or f"a whole number from {lowest} to {highest}")
     return int(text)
+
+
+def _flag(name: str) -> bool:
+    """A yes/no query parameter: ``true`` or ``false`` (absent: false); 400 otherwise."""
+    text = request.args.get(name, "false")
+    if text not in ("true", "false"):
+        raise _bad_query(name, "true or false")
+    return text == "true"
+
+
+def _encode_cursor(*keys: str) -> str:
+    """An opaque page cursor holding the last row's keys (codes may hold any character)."""
+    return base64.urlsafe_b64encode(json.dumps(keys).encode()).decode()
+
+
+def _cursor(text: str) -> tuple[str, str]:
+    """The two keys of a cursor ``_encode_cursor`` made; 400 for anything else."""
+    try:
+        keys = json.loads(base64.urlsafe_b64decode(text.encode()))
+    except (binascii.Error, ValueError):
+        keys = None
+    if not (isinstance(keys, list) and len(keys) == 2 and all(isinstance(k, str) for k in keys)):
+        raise _bad_query("after", "a cursor from a next link")
+    return keys[0], keys[1]
 
 
 def _instant(name: str, text: str, *, end: bool = False) -> datetime:
