@@ -27,6 +27,7 @@ from inventory.ledger import (
     change_reservation,
     checked_lines,
     checked_reason,
+    fill_shortages,
     location,
     locked_lines,
 )
@@ -289,7 +290,8 @@ def reserve(
 
 
 def release_job(session: Session, job_id: int, *, actor: Actor, reason: str) -> None:
-    """Give up every reservation of a job (cancelled, finished, taken off its day).
+    """Give up every reservation of a job (cancelled, finished, taken off its day); the
+    units go to jobs waiting for them, earliest day first.
 
     Raises
     ------
@@ -297,10 +299,15 @@ def release_job(session: Session, job_id: int, *, actor: Actor, reason: str) -> 
         An empty reason.
     """
     posting = Posting(session, actor, checked_reason(reason))
+    freed = set()
     for line in locked_lines(posting, Reservation.job_id == job_id):
         if line.reserved:
             change_reservation(posting, line, -line.reserved)
+            freed.add((line.location_id, line.part_id))
         session.delete(line)
+    session.flush()
+    for location_id, part_id in sorted(freed):  # what the job gave up serves jobs waiting
+        fill_shortages(posting, location_id, part_id)
     posting.write()
     session.flush()
 

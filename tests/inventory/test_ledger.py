@@ -385,3 +385,24 @@ def test_stock_arriving_refills_a_hold_read_before_another_session_gave_it_up(
     assert reservations.shortages(stocked, NEXT_DAY) == {}
     assert balance(stocked, "VAN-T-01", "FLT-2020") == (2, 2)
     assert_books_agree(stocked)
+
+
+def test_what_a_cancelled_job_gave_up_goes_to_a_job_waiting_for_it(stocked: Session) -> None:
+    """Job 700 held the van's only filter; job 701, the next day, waited for one."""
+    for job, day in ((700, DAY), (701, date(2026, 11, 25))):
+        reservations.reserve_day(
+            stocked,
+            day,
+            [reservations.VanRoute(TECH, [reservations.Visit(job, {"FLT-2020": 1})])],
+            plan_id=None,
+            actor=CLERK,
+            reason="plan",
+        )
+    assert reservations.shortages(stocked, date(2026, 11, 25)) == {701: {"FLT-2020": 1}}
+    reservations.release_job(stocked, 700, actor=CLERK, reason="job cancelled")
+    stocked.commit()
+    assert reservations.shortages(stocked, date(2026, 11, 25)) == {}
+    assert [
+        (line.job_id, line.reserved) for line in reservations.reservations_of(stocked, [700, 701])
+    ] == [(701, 1)]
+    assert_books_agree(stocked)
