@@ -31,7 +31,7 @@ from web.cli._common import (
 
 #: The printable pick list is a file of its own, not a page of the app: rendered here.
 TEMPLATES = Environment(
-    loader=PackageLoader("web", "templates"), autoescape=True, undefined=StrictUndefined
+    loader=PackageLoader("web.cli", "documents"), autoescape=True, undefined=StrictUndefined
 )
 
 
