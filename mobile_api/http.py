@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
+from pydantic import ValidationError
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
@@ -58,6 +59,15 @@ def problem_response(
     response.mimetype = "application/problem+json"
     response.headers.extend(headers)
     return response
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """A request model's refusal as problem+json ``errors``: each bad field's dotted path
+    (``lines.0.quantity``) and why."""
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
 
 
 def user_may(user: User, roles: Iterable[Role]) -> bool:

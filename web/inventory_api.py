@@ -41,7 +41,7 @@ from inventory.models import (
 )
 from inventory.picklists import PickLine, confirm_pick_list, pick_list, picklist_csv
 from inventory.replenishment import reorder_suggestions
-from mobile_api.http import login_required, problem_response, user_may
+from mobile_api.http import field_errors, login_required, problem_response, user_may
 from web.plans_api import DATE_PATTERN, day_in_path
 
 bp = Blueprint("inventory_api", __name__, url_prefix="/api/v1/inventory")
@@ -456,10 +456,7 @@ def _body(model: type[_Body]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors()
-        ]
+        errors = field_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
 

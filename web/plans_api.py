@@ -46,7 +46,7 @@ from dispatch.planning.proposals import (
 from dispatch.planning.publish import StalePlan, publish
 from dispatch.planning.runs import RunInProgress, RunNotFound, RunTransitionRefused, cancel_run
 from dispatch.stock import waiting_for_stock
-from mobile_api.http import login_required, problem_response
+from mobile_api.http import field_errors, login_required, problem_response
 from optimizer import Violation
 
 bp = Blueprint("plans_api", __name__, url_prefix="/api/v1/plans")
@@ -347,10 +347,7 @@ def _unplannable(day: date, exc: PlanningError) -> Response:
 
 
 def _invalid(title: str, exc: ValidationError) -> Response:
-    errors = [
-        {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-        for error in exc.errors()
-    ]
+    errors = field_errors(exc)
     return problem_response(422, title, f"{len(errors)} field(s) need attention", errors=errors)
 
 
