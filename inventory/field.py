@@ -22,9 +22,10 @@ from inventory.ledger import (
     change_reservation,
     checked_lines,
     fill_shortages,
+    held_line,
     uncover,
 )
-from inventory.models import LocationKind, Movement, MovementKind, Reservation, StockLocation
+from inventory.models import LocationKind, Movement, MovementKind, StockLocation
 
 
 def consume(
@@ -45,15 +46,7 @@ def consume(
     posting = Posting(session, actor, "used on the job")
     posting.lock((van.id, part.id) for part, _ in checked)
     for part, quantity in checked:
-        held = session.scalar(
-            select(Reservation)
-            .where(
-                Reservation.job_id == job_id,
-                Reservation.part_id == part.id,
-                Reservation.location_id == van.id,
-            )
-            .execution_options(populate_existing=True)  # as it is now: see locked_lines
-        )
+        held = held_line(session, job_id, part.id, van.id)
         if held is not None:
             fulfilled = min(held.reserved, quantity)
             if fulfilled:

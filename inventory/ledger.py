@@ -487,6 +487,20 @@ def locked_lines(
         posting.lock(keys)
 
 
+def held_line(session: Session, job_id: int, part_id: int, location_id: int) -> Reservation | None:
+    """A job's reservation line for a part at a location, as it is now (read it with the
+    balance locked: see ``locked_lines``)."""
+    return session.scalar(
+        select(Reservation)
+        .where(
+            Reservation.job_id == job_id,
+            Reservation.part_id == part_id,
+            Reservation.location_id == location_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
 def uncover(posting: Posting, location_id: int, part_id: int, *, on_hand_after: int) -> None:
     """Give up reservations until those left fit in ``on_hand_after``: the latest day's
     first, and within a day the last stop of the route first."""

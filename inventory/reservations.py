@@ -28,6 +28,7 @@ from inventory.ledger import (
     checked_lines,
     checked_reason,
     fill_shortages,
+    held_line,
     location,
     locked_lines,
 )
@@ -261,15 +262,7 @@ def reserve(
     available = posting.balance(held_at.id, part.id).available
     if available < units:
         raise InsufficientStock(held_at.code, part.sku, units, available)
-    line = session.scalar(
-        select(Reservation)
-        .where(
-            Reservation.job_id == job_id,
-            Reservation.part_id == part.id,
-            Reservation.location_id == held_at.id,
-        )
-        .execution_options(populate_existing=True)  # as it is now: see locked_lines
-    )
+    line = held_line(session, job_id, part.id, held_at.id)
     if line is None:
         line = Reservation(
             job_id=job_id,

@@ -55,6 +55,21 @@ def balance(session: Session, code: str, sku: str) -> tuple[int, int]:
     return 0, 0
 
 
+def hold(session: Session, location: str, quantity: int, *, reason: str = "plan") -> Reservation:
+    """Hold filters at ``location`` for job ``JOB`` on ``DAY``, for van VAN-T-01."""
+    return reservations.reserve(
+        session,
+        job_id=JOB,
+        day=DAY,
+        location_code=location,
+        van_code="VAN-T-01",
+        sku="FLT-2020",
+        quantity=quantity,
+        actor=CLERK,
+        reason=reason,
+    )
+
+
 def rows(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Movement)) or 0
 
@@ -92,17 +107,7 @@ def test_a_count_posts_the_difference_and_nothing_for_a_match(stocked: Session) 
 
 
 def test_stock_held_for_a_job_cannot_be_transferred(stocked: Session) -> None:
-    reservations.reserve(
-        stocked,
-        job_id=JOB,
-        day=DAY,
-        location_code="WH-1",
-        van_code="VAN-T-01",
-        sku="FLT-2020",
-        quantity=4,
-        actor=CLERK,
-        reason="plan",
-    )
+    hold(stocked, "WH-1", 4)
     stocked.commit()
     before = rows(stocked)
     with pytest.raises(InsufficientStock) as refused:
@@ -188,17 +193,7 @@ BAD_INPUT: list[tuple[str, Callable[[Session], Any], str]] = [
     ),
     (
         "blank reason of a hold",
-        lambda s: reservations.reserve(
-            s,
-            job_id=JOB,
-            day=DAY,
-            location_code="WH-1",
-            van_code="VAN-T-01",
-            sku="FLT-2020",
-            quantity=1,
-            actor=CLERK,
-            reason="",
-        ),
+        lambda s: hold(s, "WH-1", 1, reason=""),
         "give a reason",
     ),
 ]
@@ -231,17 +226,7 @@ def test_a_part_the_van_was_not_known_to_hold_is_recorded_and_flagged(stocked: S
 
 
 def test_a_use_fulfils_the_jobs_hold_and_a_return_puts_parts_back(stocked: Session) -> None:
-    reservations.reserve(
-        stocked,
-        job_id=JOB,
-        day=DAY,
-        location_code="VAN-T-01",
-        van_code="VAN-T-01",
-        sku="FLT-2020",
-        quantity=1,
-        actor=CLERK,
-        reason="plan",
-    )
+    hold(stocked, "VAN-T-01", 1)
     field.consume(stocked, TECH, JOB, [("FLT-2020", 1)], actor=CLERK)
     assert balance(stocked, "VAN-T-01", "FLT-2020") == (0, 0)
     assert reservations.reservations_of(stocked, [JOB]) == []
@@ -294,17 +279,7 @@ def test_the_ledger_refuses_update_and_delete_at_the_database(stocked: Session) 
 
 def test_release_job_gives_back_every_hold_of_the_job(stocked: Session) -> None:
     for location in ("WH-1", "VAN-T-01"):
-        reservations.reserve(
-            stocked,
-            job_id=JOB,
-            day=DAY,
-            location_code=location,
-            van_code="VAN-T-01",
-            sku="FLT-2020",
-            quantity=1,
-            actor=CLERK,
-            reason="plan",
-        )
+        hold(stocked, location, 1)
     reservations.release_job(stocked, JOB, actor=CLERK, reason="job cancelled")
     stocked.commit()
     assert stocked.scalar(select(func.count()).select_from(Reservation)) == 0
