@@ -138,6 +138,8 @@ class CatalogItem(Base):
     # Requests for it wait in the triage queue for a dispatcher instead of being triaged
     # at intake (work whose skills, duration or parts depend on a look at the request).
     manual_triage: Mapped[bool] = mapped_column(default=False)
+    # The steps a technician works through on site, in order (shown on the phone).
+    checklist: Mapped[list[str]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
 
     sla_targets: Mapped[list[SlaTarget]] = relationship(

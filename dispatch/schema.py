@@ -12,7 +12,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, MetaData
 
-import dispatch.models  # noqa: F401  (defines the tables on Base.metadata)
+import dispatch.field_models  # defines tables on Base.metadata
+import dispatch.models  # noqa: F401  (defines tables on Base.metadata)
 from dispatch.db import Base
 from inventory.models import InventoryBase
 
