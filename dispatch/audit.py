@@ -7,6 +7,7 @@ forget to log and a rolled-back change leaves no event behind.
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -119,7 +120,7 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
-    if isinstance(value, Decimal):  # amounts, exactly as stored
+    if isinstance(value, (Decimal, uuid.UUID)):  # amounts exactly as stored; client ids
         return str(value)
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}

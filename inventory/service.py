@@ -192,3 +192,29 @@ def _set_levels(
     order = {parts[sku].id: position for position, sku in enumerate(quantities)}
     for level in location.levels:
         level.position = order.get(level.part_id, len(order) + level.position)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldStock:
+    """One part at one location: what is there and how much of it jobs hold."""
+
+    sku: str
+    name: str
+    unit: str
+    on_hand: int
+    reserved: int
+
+
+def van_stock(
+    session: Session, technician_id: int
+) -> tuple[StockLocation, list[HeldStock]] | None:
+    """The technician's van and what it carries, by SKU; None when they have no van."""
+    van = vans_of(session, [technician_id]).get(technician_id)
+    if van is None:
+        return None
+    levels = sorted(van.levels, key=lambda level: level.part.sku)
+    return van, [
+        HeldStock(level.part.sku, level.part.name, level.part.unit, level.on_hand, level.reserved)
+        for level in levels
+        if level.on_hand or level.reserved
+    ]
