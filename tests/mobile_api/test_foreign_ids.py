@@ -115,8 +115,6 @@ def test_another_technicians_ids_answer_404_on_every_route(
 def test_a_requester_is_refused_on_every_route(app: Flask, add_user: Any, phone: Phone) -> None:
     add_user("rita", Role.REQUESTER)
     client = app.test_client()
-    import base64
-
     headers = {"Authorization": "Basic " + base64.b64encode(f"rita:{PASSWORD}".encode()).decode()}
     theirs = phone.jobs()[0]
     requests = bodies(theirs, new_id())
