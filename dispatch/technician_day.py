@@ -205,11 +205,17 @@ def _delay(session: Session, jobs: Collection[Job], stops: list[dict[str, Any]])
     if stop is None:
         return timedelta(0)
     mark = stop["arrival"] if latest.status == JobStatus.ON_SITE else stop["end"]
+    if mark is None:  # not timed by any plan
+        return timedelta(0)
     reported: datetime = latest.device_time
     return reported - datetime.fromisoformat(mark)
 
 
-def _eta(arrival: str, delay: timedelta, now: datetime, zone: ZoneInfo, *, reached: bool) -> str:
+def _eta(
+    arrival: str | None, delay: timedelta, now: datetime, zone: ZoneInfo, *, reached: bool
+) -> str | None:
+    if arrival is None:  # assigned but not yet timed
+        return None
     estimate = datetime.fromisoformat(arrival) + max(delay, timedelta(0))
     if not reached:
         estimate = max(estimate, now)

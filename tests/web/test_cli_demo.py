@@ -118,7 +118,7 @@ def test_demo_technician_gets_their_jobs_from_the_phone_api(instance: Path) -> N
     def my_jobs(username: str, password: str) -> tuple[int, dict[str, object]]:
         token = base64.b64encode(f"{username}:{password}".encode()).decode()
         response = client.get(
-            f"/api/mobile/v1/me/jobs?date={DEMO_DAY['date']}",
+            f"/api/mobile/v1/me/route?date={DEMO_DAY['date']}",
             headers={"Authorization": f"Basic {token}"},
         )
         return response.status_code, response.get_json()

@@ -243,9 +243,9 @@ def test_deeply_nested_and_oversized_bodies_get_400_and_413(
 
 
 HOSTILE_PATHS = [
-    "/api/mobile/v1/me/jobs?date=0001-01-01",
-    "/api/mobile/v1/me/jobs?date=%00",
-    "/api/mobile/v1/me/jobs?date=" + "9" * 5000,
+    "/api/mobile/v1/me/route?date=0001-01-01",
+    "/api/mobile/v1/me/route?date=%00",
+    "/api/mobile/v1/me/route?date=" + "9" * 5000,
     "/day/9999-12-31",
     "/day/%00",
     "/day/" + "1" * 5000,

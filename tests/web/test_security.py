@@ -121,7 +121,7 @@ def test_basic_credentials_work_on_the_json_api(app: Flask, add_user: Callable[.
         assert technician is not None
         technician.user_id = user_id
     response = app.test_client().get(
-        "/api/mobile/v1/me/jobs?date=2026-11-24", headers=_basic("sofia")
+        "/api/mobile/v1/me/route?date=2026-11-24", headers=_basic("sofia")
     )
     assert response.status_code == 200
     assert response.get_json()["technician"] == "T-01"
@@ -376,7 +376,7 @@ def test_every_answer_carries_the_security_headers(
     """Pages, API answers and errors forbid framing, sniffing, inline code and caching."""
     add_user("ann", Role.DISPATCHER)
     client = login("ann")
-    for path in ("/login", "/account/password", "/api/mobile/v1/me/jobs", "/no-such-page"):
+    for path in ("/login", "/account/password", "/api/mobile/v1/me/route", "/no-such-page"):
         headers = client.get(path).headers
         policy = headers["Content-Security-Policy"]
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
