@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 from datetime import date
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from dispatch import fieldwork
 from dispatch.enums import JobStatus
 from dispatch.field_models import JobNote, PartUsage, ReportOutcome, StatusReport
 from dispatch.models import Job
@@ -239,3 +243,49 @@ def test_photos_are_checked_stored_and_served_to_the_technician(
         content_type="image/png",
     )
     assert too_big.status_code == 413
+
+
+@pytest.mark.postgresql_only
+def test_concurrent_sends_of_one_key_apply_once_and_answer_alike(
+    app: Flask, phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four copies in flight at once: the first holds the key until it commits, the others
+    wait on it and replay its answer; the van's stock goes down once."""
+    job = phone.jobs()[0]
+    status(phone, job, "on_site", 0)
+    sku = phone.get("/me/van").get_json()["parts"][0]["sku"]
+    original = fieldwork.consume
+
+    def slow_consume(*args: Any, **kwargs: Any) -> Any:
+        used = original(*args, **kwargs)
+        time.sleep(0.5)  # the key's row stays claimed while the others arrive
+        return used
+
+    monkeypatch.setattr(fieldwork, "consume", slow_consume)
+    body = {"lines": [{"id": new_id(), "sku": sku, "quantity": 1}], "device_time": device_time(5)}
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, bytes]] = []
+
+    def send() -> None:
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        response = client.post(
+            f"/api/mobile/v1/jobs/{job}/parts-used",
+            json=body,
+            headers={**phone.headers, "Idempotency-Key": "same-key"},
+        )
+        answers.append((response.status_code, response.get_data()))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 4
+    assert {code for code, _ in answers} == {201}
+    assert len({data for _, data in answers}) == 1
+    with app.extensions[SESSIONS_KEY]() as session:
+        used = session.scalars(
+            select(func.count()).select_from(Movement).where(Movement.kind == MovementKind.CONSUME)
+        ).one()
+    assert used == 1
