@@ -29,6 +29,9 @@ LOGIN_THROTTLE_KEY = "fieldops.login_throttle"
 #: Path prefix of the JSON API: problem+json errors, HTTP Basic allowed, no form tokens.
 API_PREFIX = "/api/"
 
+#: Path prefix of the technician API, whose clients sign in with bearer tokens.
+MOBILE_PREFIX = "/api/mobile/"
+
 #: Attribute ``login_required`` leaves on a view: the roles it admits (empty: anyone signed in).
 _ROLES_ATTRIBUTE = "required_roles"
 
@@ -80,8 +83,10 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
     """Admit only signed-in users holding one of ``roles``.
 
     Anonymous browsers are sent to the login page; anonymous API clients get 401 with
-    a Basic challenge; users without the role get 403. The roles stay on the view so
-    the navigation can show only what a user may open (:func:`may_open`).
+    a Basic challenge (a Bearer one on the technician API, or when the request's bearer
+    token was refused: ``g.token_refused``); users without the role get 403. The roles
+    stay on the view so the navigation can show only what a user may open
+    (:func:`may_open`).
     """
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,10 +95,7 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
             user: User | None = g.get("user")
             if user is None:
                 if is_api_request():
-                    raise Unauthorized(
-                        "sign in or send HTTP Basic credentials",
-                        www_authenticate=WWWAuthenticate("basic", {"realm": "fieldops"}),
-                    )
+                    raise _unauthorized()
                 return redirect(url_for("auth.login", next=request.full_path))
             if not user_may(user, roles):
                 raise Forbidden("your role may not open this")
@@ -103,6 +105,27 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
         return wrapped
 
     return decorator
+
+
+def _unauthorized() -> Unauthorized:
+    """401 with the challenge the client can answer: the phone API wants a bearer token,
+    the rest of the API takes HTTP Basic too; a refused bearer token is named as such."""
+    if g.get("token_refused"):
+        return Unauthorized(
+            "the access token is unknown, expired or revoked: refresh it or sign in again",
+            www_authenticate=WWWAuthenticate(
+                "bearer", {"realm": "fieldops", "error": "invalid_token"}
+            ),
+        )
+    if request.path.startswith(MOBILE_PREFIX):
+        return Unauthorized(
+            "sign in at /api/mobile/v1/auth/login and send the access token as a bearer token",
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "fieldops"}),
+        )
+    return Unauthorized(
+        "sign in or send HTTP Basic credentials",
+        www_authenticate=WWWAuthenticate("basic", {"realm": "fieldops"}),
+    )
 
 
 def may_open(endpoint: str) -> bool:

@@ -4,7 +4,8 @@ Browsers sign in through the login form: the cookie then carries the token of a
 server-side sign-in (``dispatch.users.start_session``), so signing out or changing
 the password really ends it. Scripts may send HTTP Basic credentials instead, on the
 JSON API only: browsers replay Basic credentials cross-site, which must never reach
-a form.
+a form. Phones send the bearer token of their device (``mobile_api.auth``), also on
+the JSON API only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from limits import RateLimitItem
 from werkzeug.exceptions import TooManyRequests
 
 from dispatch.audit import set_actor
+from dispatch.devices import device_user
+from dispatch.field_models import Device
 from dispatch.models import User
 from dispatch.users import (
     AccountError,
@@ -121,17 +124,33 @@ def init_app(app: Flask, *, per_account: RateLimitItem, per_client: RateLimitIte
 
 @bp.before_app_request
 def load_user() -> None:
-    """Put the signed-in user on ``g`` and name them as the actor of this request's changes."""
+    """Put the signed-in user on ``g`` and name them as the actor of this request's changes.
+
+    On the JSON API a phone's bearer token also signs in: its device goes on
+    ``g.device``. A bearer token that does not work sets ``g.token_refused``, so that
+    ``login_required`` answers 401 ``invalid_token`` and the phone knows to refresh.
+    """
     token = session.get(TOKEN_KEY)
     credentials = request.authorization if is_api_request() else None
     user: User | None = None
+    device: Device | None = None
     if token is not None:
         user = session_user(g.db, token, lifetime=current_app.permanent_session_lifetime)
         if user is None:
             session.clear()  # signed out, expired, password changed, or deactivated
     elif credentials is not None and credentials.type == "basic":
         user = _check_password(credentials.username or "", credentials.password or "")
+    elif credentials is not None and credentials.type == "bearer":
+        found = device_user(g.db, credentials.token or "")
+        if found is None:
+            g.token_refused = True
+        else:
+            user, device = found
+            # Keep the device's last_seen_at even when the view only reads, and do not
+            # hold its row locked through a long request (an event stream).
+            g.db.commit()
     g.user = user
+    g.device = device
     if user is not None:
         set_actor(g.db, user_id=user.id, name=user.username)
 
