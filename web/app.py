@@ -164,7 +164,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
-    from web import auth, dispatcher, inventory_api, plans_api, requests
+    from web import auth, devices_api, dispatcher, inventory_api, plans_api, requests
 
     try:
         auth.init_app(
@@ -178,6 +178,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(requests.bp)
     app.register_blueprint(plans_api.bp)
     app.register_blueprint(inventory_api.bp)
+    app.register_blueprint(devices_api.bp)
     app.register_blueprint(mobile_bp)
     return app
 
