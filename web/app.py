@@ -59,6 +59,9 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; object-src 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Bodies the API takes besides JSON: CSV imports, photos and signatures from the phone.
+#: A cross-site form can send none of them without a CORS preflight, which we never grant.
+OTHER_API_BODIES = frozenset({"text/csv", "image/jpeg", "image/png", "image/webp"})
 
 
 class ConfigurationError(click.ClickException):
@@ -201,13 +204,13 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def _refuse_cross_site_api_writes() -> None:
-    """API writes must come from this site or from a non-browser client, as JSON (or CSV,
-    for the file imports).
+    """API writes must come from this site or from a non-browser client, as JSON (or CSV
+    for the file imports, or an image from the phone).
 
     The API takes no CSRF token, but a browser sends the session cookie (and cached
     Basic credentials) with a cross-site request. A cross-site page can only send
     form-encodable bodies without asking first (CORS preflight, which we never grant),
-    so insisting on JSON or CSV and on a same-origin ``Origin``/``Sec-Fetch-Site`` stops it.
+    so insisting on those bodies and on a same-origin ``Origin``/``Sec-Fetch-Site`` stops it.
     """
     if request.method in SAFE_METHODS:
         return
@@ -216,7 +219,7 @@ def _refuse_cross_site_api_writes() -> None:
     origin = request.headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc != request.host:
         raise Forbidden("cross-site requests to the API are refused")
-    if not (request.is_json or request.mimetype == "text/csv"):
+    if not (request.is_json or request.mimetype in OTHER_API_BODIES):
         raise UnsupportedMediaType("send the body as application/json")
 
 

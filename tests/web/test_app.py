@@ -91,22 +91,22 @@ def test_unknown_api_path_answers_problem_json(app: Flask) -> None:
     assert problem["status"] == 404 and problem["title"] == "Not Found"
 
 
-def test_mobile_jobs_need_a_technician(
+def test_my_route_needs_a_technician(
     app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
 ) -> None:
-    """Anonymous: 401 with a Basic challenge; a dispatcher or unlinked technician: 403."""
-    anonymous = app.test_client().get("/api/mobile/v1/me/jobs?date=2026-11-24")
+    """Anonymous: 401 with a Bearer challenge; a dispatcher or unlinked technician: 403."""
+    anonymous = app.test_client().get("/api/mobile/v1/me/route?date=2026-11-24")
     assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
-    assert anonymous.headers["WWW-Authenticate"].startswith("Basic realm=")
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer realm=")
     add_user("ann", Role.DISPATCHER)
     add_user("terry", Role.TECHNICIAN)
     for username in ("ann", "terry"):
-        response = login(username).get("/api/mobile/v1/me/jobs?date=2026-11-24")
+        response = login(username).get("/api/mobile/v1/me/route?date=2026-11-24")
         assert response.status_code == 403
         assert response.mimetype == "application/problem+json"
 
 
-def test_mobile_jobs_lists_the_technicians_jobs(
+def test_my_route_lists_the_technicians_jobs(
     app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient]
 ) -> None:
     """A technician sees only jobs assigned to them on that day."""
@@ -121,12 +121,12 @@ def test_mobile_jobs_lists_the_technicians_jobs(
         jobs[0].technician_id = jobs[2].technician_id = technician.id
 
     client = login("sofia")
-    bad = client.get("/api/mobile/v1/me/jobs?date=tomorrow")
-    assert bad.status_code == 400 and bad.get_json()["errors"] == [{"field": "date"}]
-    body = client.get("/api/mobile/v1/me/jobs?date=2026-11-24").get_json()
+    bad = client.get("/api/mobile/v1/me/route?date=tomorrow")
+    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "date"
+    body = client.get("/api/mobile/v1/me/route?date=2026-11-24").get_json()
     assert body["technician"] == "T-01"
-    assert [j["reference"] for j in body["jobs"]] == ["J-0001", "J-0003"]
-    assert body["jobs"][0]["parts"] == [
-        {"sku": "PIPE-CPLR-15", "quantity": 1},
-        {"sku": "SEAL-KIT", "quantity": 1},
+    assert [s["job"]["reference"] for s in body["stops"]] == ["J-0001", "J-0003"]
+    assert [(p["sku"], p["quantity"]) for p in body["stops"][0]["job"]["parts"]] == [
+        ("PIPE-CPLR-15", 1),
+        ("SEAL-KIT", 1),
     ]
