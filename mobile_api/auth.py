@@ -63,6 +63,12 @@ class RefreshRequest(BaseModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+class LogoutRequest(BaseModel):
+    """The body of ``POST /auth/logout``: ``{}`` (API writes are JSON, see ``web.app``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 class Tokens(BaseModel):
     """A new pair: send ``access_token`` as ``Authorization: Bearer``; when it has run out
     (``expires_in`` seconds, or a 401), exchange ``refresh_token`` for the next pair."""
@@ -107,8 +113,8 @@ def refresh_tokens(json: RefreshRequest) -> Any:
 
 @bp.post("/auth/logout")
 @login_required()
-@api.validate(resp=responses(None, 400, status=204), tags=["auth"])
-def logout() -> Any:
+@api.validate(json=LogoutRequest, resp=responses(None, 400, status=204), tags=["auth"])
+def logout(json: LogoutRequest) -> Any:
     """Sign this phone out: its device is revoked and every token of it stops working."""
     if g.get("device") is None or request.authorization is None:
         return problem_response(

@@ -281,6 +281,10 @@ def test_only_technicians_and_admins_sign_in_a_phone(
 def test_logout_revokes_the_device(app: Flask, tina: int) -> None:
     client = app.test_client()
     pair = tokens(client)
+    odd = client.post(
+        f"{API}/auth/logout", json={"all": True}, headers=bearer(pair["access_token"])
+    )
+    assert_problem(odd, 422)
     response = client.post(f"{API}/auth/logout", json={}, headers=bearer(pair["access_token"]))
     assert response.status_code == 204
     assert_refused_token(client.get(PROTECTED, headers=bearer(pair["access_token"])))
