@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dispatch.db import utcnow
+from dispatch.devices import revoke
 from dispatch.enums import Role
+from dispatch.field_models import Device
 from dispatch.models import User, UserRole, UserSession
 
 MIN_PASSWORD_LENGTH = 8
@@ -91,7 +93,8 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 def change_password(
     session: Session, user: User, *, current_password: str, new_password: str
 ) -> None:
-    """Replace the password and end every sign-in of the user; flushes, never commits.
+    """Replace the password and end every sign-in of the user, phones included; flushes,
+    never commits.
 
     Raises
     ------
@@ -105,6 +108,10 @@ def change_password(
     _check_password_strength(new_password)
     user.password_hash = generate_password_hash(new_password)
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    for device in session.scalars(
+        select(Device).where(Device.user_id == user.id, Device.revoked_at.is_(None))
+    ):
+        revoke(session, device.id, "password changed")
     session.flush()
 
 

@@ -53,9 +53,19 @@ from mobile_api.http import login_required, problem_response
 from mobile_api.idempotency import change
 from mobile_api.spec import api, responses
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+#: Written text: line breaks and tabs, but no other control characters (PostgreSQL refuses NUL).
+_WRITTEN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=_WRITTEN)
+]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_WRITTEN)
+]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=_ONE_LINE)
+]
+JobReference = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_ONE_LINE)]
 
 #: Photos and signatures the phone may upload, by content type, with the bytes they start with.
 IMAGE_SIGNATURES = {
@@ -122,18 +132,18 @@ class AttachmentQuery(Strict):
 
 class StatusItem(StatusChange):
     type: Literal["status"]
-    job: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    job: JobReference
 
 
 class NoteItem(NoteIn):
     type: Literal["note"]
-    job: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    job: JobReference
 
 
 class PartsItem(PartsUsed):
     type: Literal["parts_used"]
     id: uuid.UUID
-    job: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    job: JobReference
 
 
 class Batch(Strict):

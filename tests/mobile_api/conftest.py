@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,10 +77,20 @@ def phone_of(app: Flask, add_user: Callable[..., int], day: date) -> Callable[[s
         add_user(username, Role.TECHNICIAN)
         with app.extensions[SESSIONS_KEY].begin() as session:
             link_technician(session, username, code)
-        credentials = base64.b64encode(f"{username}:{PASSWORD}".encode()).decode()
-        return Phone(app.test_client(), {"Authorization": f"Basic {credentials}"}, code, day)
+        client = app.test_client()
+        return Phone(client, bearer(client, username), code, day)
 
     return make
+
+
+def bearer(client: FlaskClient, username: str) -> dict[str, str]:
+    """Sign a new phone in as ``username``: the header its requests carry."""
+    response = client.post(
+        f"{API}/auth/login",
+        json={"username": username, "password": PASSWORD, "device": f"{username}'s phone"},
+    )
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
 
 
 def busiest(app: Flask, day: date, rank: int = 0) -> str:

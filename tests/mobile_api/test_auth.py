@@ -21,6 +21,7 @@ from dispatch.devices import RefreshTokenReused, device_user, refresh
 from dispatch.enums import Role
 from dispatch.field_models import Device, DeviceToken, TokenKind
 from dispatch.models import User
+from dispatch.users import change_password
 from mobile_api.http import SESSIONS_KEY
 from tests.helpers import make_technician, race
 from tests.web.conftest import PASSWORD, csrf_token
@@ -263,6 +264,21 @@ def test_a_deactivated_account_loses_its_phones(app: Flask, tina: int) -> None:
         session.get_one(User, tina).active = False
     assert_refused_token(client.get(PROTECTED, headers=bearer(pair["access_token"])))
     assert_problem(exchange(client, pair["refresh_token"]), 401)
+
+
+def test_changing_the_password_signs_every_phone_out(app: Flask, tina: int) -> None:
+    client = app.test_client()
+    pair = tokens(client)
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        change_password(
+            session,
+            session.get_one(User, tina),
+            current_password=PASSWORD,
+            new_password="a brand new passphrase",
+        )
+    assert_refused_token(client.get(PROTECTED, headers=bearer(pair["access_token"])))
+    assert_problem(exchange(client, pair["refresh_token"]), 401)
+    assert [device.revoked_reason for device in devices_in(app)] == ["password changed"]
 
 
 def test_only_technicians_and_admins_sign_in_a_phone(

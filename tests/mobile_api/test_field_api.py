@@ -289,3 +289,22 @@ def test_concurrent_sends_of_one_key_apply_once_and_answer_alike(
             select(func.count()).select_from(Movement).where(Movement.kind == MovementKind.CONSUME)
         ).one()
     assert used == 1
+
+
+@pytest.mark.parametrize("body", ["nul \x00 inside", "bell \x07", " ", "x" * 4001])
+def test_a_note_with_control_characters_blank_or_too_long_is_a_422(
+    app: Flask, phone: Phone, body: str
+) -> None:
+    job = phone.jobs()[0]
+    note = {"id": new_id(), "body": body, "device_time": device_time()}
+    response = phone.post(f"/jobs/{job}/notes", note)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "body"
+    assert count(app, JobNote) == 0
+
+
+def test_a_note_keeps_its_line_breaks(phone: Phone) -> None:
+    job = phone.jobs()[0]
+    note = {"id": new_id(), "body": "line one\nline two\ttabbed", "device_time": device_time()}
+    assert phone.post(f"/jobs/{job}/notes", note).status_code == 201
+    assert phone.get(f"/jobs/{job}").get_json()["notes"][0]["body"] == note["body"]
