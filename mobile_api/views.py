@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import tempfile
 import uuid
 from pathlib import Path
@@ -65,7 +66,10 @@ Reason = Annotated[
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=_ONE_LINE)
 ]
-JobReference = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_ONE_LINE)]
+JOB_REFERENCE_LENGTH = 64
+JobReference = Annotated[
+    str, StringConstraints(min_length=1, max_length=JOB_REFERENCE_LENGTH, pattern=_ONE_LINE)
+]
 
 #: Photos and signatures the phone may upload, by content type, with the bytes they start with.
 IMAGE_SIGNATURES = {
@@ -453,6 +457,7 @@ def put_attachment(reference: str, attachment_id: uuid.UUID, query: AttachmentQu
 def get_attachment(reference: str, attachment_id: uuid.UUID) -> Any:
     """An attachment's file, for the job's technician and for dispatchers."""
     if g.user.has_role(Role.DISPATCHER) or g.user.has_role(Role.ADMIN):
+        _check_reference(reference)
         job = g.db.scalar(select(Job).where(Job.reference == reference))
     else:
         job = _my_job(reference)
@@ -508,10 +513,18 @@ def _me() -> Technician:
 
 
 def _my_job(reference: str) -> Job:
+    _check_reference(reference)
     try:
         return my_job(g.db, _me(), reference)
     except JobNotFound as exc:
         raise NotFound(str(exc)) from None
+
+
+def _check_reference(reference: str) -> None:
+    """No job has a reference this long or with control characters (which PostgreSQL
+    cannot even compare): answer as for any unknown job."""
+    if len(reference) > JOB_REFERENCE_LENGTH or re.search(r"[\x00-\x1f\x7f]", reference):
+        raise NotFound("no such job")
 
 
 def _apply_status(job: Job, change: StatusChange) -> dict[str, Any]:

@@ -122,3 +122,10 @@ def test_a_requester_is_refused_on_every_route(app: Flask, add_user: Any, phone:
             path, method=method, headers=headers, **requests.get((method, rule), {})
         )
         assert response.status_code == 403, (method, rule, response.get_data(as_text=True))
+
+
+def test_hostile_job_references_are_unknown_jobs(phone: Phone) -> None:
+    for reference in ("%00", "J-0001%0A", "J" * 5000, "%C3%28"):
+        response = phone.get(f"/jobs/{reference}")
+        assert response.status_code == 404, reference
+        assert response.mimetype == "application/problem+json"
