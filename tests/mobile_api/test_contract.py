@@ -37,7 +37,10 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 
 def test_no_answer_is_a_server_error_or_breaks_the_document(app: Flask, phone: Phone) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/mobile/v1/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]  # an Err fails the test, as it should
+    # An Err (an operation the document cannot describe) raises here and fails the test.
+    everything = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    # A stream never ends (test_stream reads it).
+    operations = [op for op in everything if not op.path.endswith("/events")]
     assert len(operations) >= 8
     mine = phone.jobs()
     for operation in operations:
