@@ -1,4 +1,5 @@
-"""The scheduler process (``fieldops scheduler``): the nightly plan, the SLA watch, reminders.
+"""The scheduler process (``fieldops scheduler``): the nightly plan, the SLA watch, reminders,
+housekeeping.
 
 APScheduler 3.x in one dedicated process, never inside a web worker (each worker would
 fire every job once more). Jobs are kept in the app's database (``SQLAlchemyJobStore``,
@@ -35,6 +36,7 @@ from dispatch.db import utcnow
 from dispatch.enums import Priority
 from dispatch.planning.live import ReplanPolicy, plan_next_working_day, positive_int_setting
 from dispatch.planning.watch import remind, sla_watch
+from dispatch.retention import DEFAULT_ANSWERS_KEPT, forget_old_records
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +44,14 @@ JOBS_TABLE = "apscheduler_jobs"
 NIGHTLY_PLAN_JOB = "nightly-plan"
 SLA_WATCH_JOB = "sla-watch"
 REMINDERS_JOB = "reminders"
+HOUSEKEEPING_JOB = "housekeeping"
 
 DEFAULT_NIGHTLY_AT = time(18, 0)
 DEFAULT_NIGHTLY_TIME_LIMIT_S = 60
 DEFAULT_WATCH_EVERY_S = 60
 DEFAULT_REMINDERS_EVERY_S = 300
+#: Housekeeping runs daily at this time, when phones are quiet.
+HOUSEKEEPING_AT = time(3, 0)
 #: A nightly plan missed by up to this much (the process was down) still runs.
 NIGHTLY_MISFIRE_GRACE_S = 4 * 3600
 #: Threads running jobs: each job runs alone (max_instances=1); two let the nightly plan
@@ -66,6 +71,8 @@ class SchedulerSettings:
     nightly_time_limit_s: int = DEFAULT_NIGHTLY_TIME_LIMIT_S
     watch_every_s: int = DEFAULT_WATCH_EVERY_S
     reminders_every_s: int = DEFAULT_REMINDERS_EVERY_S
+    # Days a change replayed with its Idempotency-Key still gets its first answer.
+    answers_kept_days: int = DEFAULT_ANSWERS_KEPT.days
     policy: ReplanPolicy = ReplanPolicy()  # noqa: RUF009 - frozen, so one shared default is safe
     # Seconds added to the real time to make the jobs' "now" (``fieldops scheduler --now``).
     clock_offset_s: float = 0.0
@@ -92,12 +99,15 @@ class SchedulerSettings:
             reminders_every_s=positive_int_setting(
                 environ, "FIELDOPS_REMINDERS_EVERY_S", DEFAULT_REMINDERS_EVERY_S
             ),
+            answers_kept_days=positive_int_setting(
+                environ, "FIELDOPS_IDEMPOTENCY_KEEP_DAYS", DEFAULT_ANSWERS_KEPT.days
+            ),
             policy=ReplanPolicy.from_env(environ),
         )
 
 
 def configure(scheduler: BaseScheduler, engine: Engine, settings: SchedulerSettings) -> None:
-    """Give ``scheduler`` its job store on ``engine``'s database and the three jobs.
+    """Give ``scheduler`` its job store on ``engine``'s database and its four jobs.
 
     The scheduler runs in the service area's time zone (``dispatch.days``), read now:
     a new area's zone takes a restart.
@@ -151,6 +161,15 @@ def configure(scheduler: BaseScheduler, engine: Engine, settings: SchedulerSetti
         misfire_grace_time=settings.reminders_every_s,
         replace_existing=True,
     )
+    scheduler.add_job(
+        housekeeping,
+        CronTrigger(hour=HOUSEKEEPING_AT.hour, minute=HOUSEKEEPING_AT.minute, timezone=zone),
+        id=HOUSEKEEPING_JOB,
+        name="forget old replay answers and expired phone tokens",
+        kwargs={"answers_kept_days": settings.answers_kept_days, **clock},
+        misfire_grace_time=NIGHTLY_MISFIRE_GRACE_S,
+        replace_existing=True,
+    )
 
 
 def nightly_plan(time_limit_s: int, clock_offset_s: float) -> None:
@@ -181,6 +200,15 @@ def reminders(clock_offset_s: float) -> None:
         alerts = remind(session, now=_now(clock_offset_s))
     for alert in alerts:
         logger.info("%s", alert.message)
+
+
+def housekeeping(answers_kept_days: int, clock_offset_s: float) -> None:
+    """Job: drop replay answers past their keeping time and expired phone tokens."""
+    with _transaction(HOUSEKEEPING_JOB) as session:
+        answers, tokens = forget_old_records(
+            session, now=_now(clock_offset_s), keep=timedelta(days=answers_kept_days)
+        )
+    logger.info("housekeeping: %d replay answers and %d expired tokens deleted", answers, tokens)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from dispatch.enums import Priority, RunState
 from dispatch.models import PlanRun
 from dispatch.planning.live import NIGHTLY_REASON, ReplanPolicy
 from dispatch.scheduler import (
+    HOUSEKEEPING_JOB,
     JOBS_TABLE,
     NIGHTLY_PLAN_JOB,
     REMINDERS_JOB,
@@ -74,6 +75,7 @@ def test_settings_default_and_read_the_environment() -> None:
             "FIELDOPS_SLA_WATCH_EVERY_S": "30",
             "FIELDOPS_REMINDERS_EVERY_S": "600",
             "FIELDOPS_AUTO_PUBLISH": "emergency,high",
+            "FIELDOPS_IDEMPOTENCY_KEEP_DAYS": "7",
         }
     ) == SchedulerSettings(
         nightly_at=datetime(2026, 1, 1, 19, 30).time(),
@@ -81,6 +83,7 @@ def test_settings_default_and_read_the_environment() -> None:
         nightly_time_limit_s=90,
         watch_every_s=30,
         reminders_every_s=600,
+        answers_kept_days=7,
         policy=ReplanPolicy(frozenset({Priority.EMERGENCY, Priority.HIGH})),
     )
 
@@ -96,6 +99,7 @@ def test_settings_default_and_read_the_environment() -> None:
         ("FIELDOPS_REMINDERS_EVERY_S", "1.5"),
         ("FIELDOPS_NIGHTLY_TIME_LIMIT_S", "soon"),
         ("FIELDOPS_AUTO_PUBLISH", "urgent"),
+        ("FIELDOPS_IDEMPOTENCY_KEEP_DAYS", "0"),
     ],
 )
 def test_settings_refuse_values_they_cannot_read(variable: str, value: str) -> None:
@@ -115,7 +119,9 @@ def test_a_restart_updates_the_stored_jobs_instead_of_adding_copies(
         configure(scheduler, engine, SchedulerSettings(watch_every_s=watch_every_s))
         scheduler.start(paused=True)
         scheduler.shutdown()
-    assert stored_jobs(engine) == sorted([NIGHTLY_PLAN_JOB, REMINDERS_JOB, SLA_WATCH_JOB])
+    assert stored_jobs(engine) == sorted(
+        [HOUSEKEEPING_JOB, NIGHTLY_PLAN_JOB, REMINDERS_JOB, SLA_WATCH_JOB]
+    )
 
     scheduler = BackgroundScheduler()
     configure(scheduler, engine, SchedulerSettings())
@@ -200,7 +206,9 @@ def test_fieldops_scheduler_plans_the_next_day_and_stops_on_sigterm(
         output = log.read_text()
         assert "Scheduler: nightly plan every 1 s" in output
         assert "Traceback" not in output
-        assert stored_jobs(engine) == sorted([NIGHTLY_PLAN_JOB, REMINDERS_JOB, SLA_WATCH_JOB])
+        assert stored_jobs(engine) == sorted(
+            [HOUSEKEEPING_JOB, NIGHTLY_PLAN_JOB, REMINDERS_JOB, SLA_WATCH_JOB]
+        )
     (run,) = plan_runs(sessions)
     assert (run.service_date, run.reason) == (DAY, NIGHTLY_REASON)
 
