@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +29,9 @@ from inventory.models import Part
 
 #: Width of the ``category`` column.
 _CATEGORY_LENGTH = 80
+ChecklistStep = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -52,6 +62,8 @@ class CatalogItemInput(BaseModel):
     manual_triage: bool = False
     active: bool = True
     sla: dict[Priority, SlaInput] = {}
+    # Steps the technician works through on site, shown on the phone in this order.
+    checklist: Annotated[list[ChecklistStep], Field(max_length=50)] = []
 
 
 class CatalogInput(BaseModel):
@@ -112,6 +124,7 @@ def load_catalog(session: Session, document: Any) -> int:
         item.typical_parts = dict(entry.typical_parts)
         item.requires_approval, item.active = entry.requires_approval, entry.active
         item.manual_triage = entry.manual_triage
+        item.checklist = list(entry.checklist)
         item.sla_targets = [
             SlaTarget(
                 priority=priority,

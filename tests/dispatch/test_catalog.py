@@ -152,3 +152,17 @@ def test_skill_type_rejects_with_a_readable_message() -> None:
     with pytest.raises(ValidationError) as refused:
         TypeAdapter(Skill).validate_python("Heat Pump")
     assert "lowercase letters, digits, '-' or '_'" in str(refused.value)
+
+
+def test_a_checklist_loads_in_order_and_a_bad_step_is_refused(
+    session: Session, parts: None
+) -> None:
+    steps = ["Check the flue", "Clean the burner", "Test safety devices"]
+    load_catalog(session, catalog(checklist=steps))
+    session.commit()
+    item = session.scalars(select(CatalogItem)).one()
+    assert item.checklist == steps
+    for bad in ([""], ["x" * 201], ["nul \x00"], ["step"] * 51, "one step"):
+        with pytest.raises(CatalogError, match="checklist"):
+            load_catalog(session, catalog(checklist=bad))
+    assert session.scalars(select(CatalogItem)).one().checklist == steps

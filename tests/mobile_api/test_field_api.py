@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from dispatch import fieldwork
 from dispatch.enums import JobStatus
 from dispatch.field_models import JobNote, PartUsage, ReportOutcome, StatusReport
-from dispatch.models import Job
+from dispatch.models import CatalogItem, Job
 from inventory.models import Movement, MovementKind
 from mobile_api.http import SESSIONS_KEY
 from tests.mobile_api.conftest import Phone, device_time, new_id
@@ -308,3 +308,22 @@ def test_a_note_keeps_its_line_breaks(phone: Phone) -> None:
     note = {"id": new_id(), "body": "line one\nline two\ttabbed", "device_time": device_time()}
     assert phone.post(f"/jobs/{job}/notes", note).status_code == 201
     assert phone.get(f"/jobs/{job}").get_json()["notes"][0]["body"] == note["body"]
+
+
+def test_a_job_card_shows_its_catalog_items_checklist(app: Flask, phone: Phone) -> None:
+    job = phone.jobs()[0]
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        found = session.scalars(select(Job).where(Job.reference == job)).one()
+        found.request.catalog_item = CatalogItem(
+            code="BOILER-SVC",
+            name="Boiler service",
+            category="heating",
+            default_duration_min=60,
+            checklist=["Check the flue", "Clean the burner"],
+        )
+    card = phone.get(f"/jobs/{job}").get_json()
+    assert card["checklist"] == ["Check the flue", "Clean the burner"]
+    route = phone.get(f"/me/route?date={phone.day.isoformat()}").get_json()
+    assert next(s for s in route["stops"] if s.get("job", {}) and s["job"]["reference"] == job)[
+        "job"
+    ]["checklist"] == ["Check the flue", "Clean the burner"]
