@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from dispatch.technician_day import job_query
 from inventory.field import consume
 
 S = JobStatus
+Record = TypeVar("Record", StatusReport, JobNote, PartUsage, JobAttachment)
 
 #: The states a technician reports, and how far along the visit each one is.
 FIELD_PROGRESS: dict[JobStatus, int] = {
@@ -114,10 +116,8 @@ def report_status(
     TransitionRefused
         A condition of the lifecycle is unmet (``cannot_complete`` without a reason).
     """
-    existing = session.get(StatusReport, report_id)
+    existing = _sent_before(session, StatusReport, report_id, job_id=job.id, status=status)
     if existing is not None:
-        if (existing.job_id, existing.status) != (job.id, status):
-            raise IdTaken(report_id)
         return existing
     if status not in REPORTABLE:
         raise FieldRefused(f"a technician reports {', '.join(sorted(REPORTABLE))}, not {status}")
@@ -161,6 +161,22 @@ def _superseded(session: Session, job: Job, status: JobStatus, device_time: date
     return newest is not None and device_time < newest
 
 
+def _sent_before(
+    session: Session, model: type[Record], record_id: uuid.UUID, **content: Any
+) -> Record | None:
+    """The record the phone sent before under this id, if any.
+
+    Raises
+    ------
+    IdTaken
+        The id names a record with other content (another job, say).
+    """
+    existing = session.get(model, record_id)
+    if existing is not None and any(getattr(existing, k) != v for k, v in content.items()):
+        raise IdTaken(record_id)
+    return existing
+
+
 def forward_path(current: JobStatus, target: JobStatus) -> list[JobStatus] | None:
     """The lifecycle's shortest chain of forward field steps from ``current`` to ``target``
     (a technician who reports "on site" from "dispatched" has been en route), or None."""
@@ -194,10 +210,8 @@ def add_note(
     IdTaken
         The id names another note.
     """
-    existing = session.get(JobNote, note_id)
+    existing = _sent_before(session, JobNote, note_id, job_id=job.id, body=body)
     if existing is not None:
-        if (existing.job_id, existing.body) != (job.id, body):
-            raise IdTaken(note_id)
         return existing
     note = JobNote(
         id=note_id,
@@ -235,10 +249,10 @@ def record_parts_used(
     recorded: list[PartUsage] = []
     fresh: list[PartUsage] = []
     for line_id, sku, quantity in lines:
-        existing = session.get(PartUsage, line_id)
+        existing = _sent_before(
+            session, PartUsage, line_id, job_id=job.id, sku=sku, quantity=quantity
+        )
         if existing is not None:
-            if (existing.job_id, existing.sku, existing.quantity) != (job.id, sku, quantity):
-                raise IdTaken(line_id)
             recorded.append(existing)
             continue
         usage = PartUsage(
@@ -283,10 +297,10 @@ def add_attachment(
     IdTaken
         The id names another attachment (another job or other content).
     """
-    existing = session.get(JobAttachment, attachment_id)
+    existing = _sent_before(
+        session, JobAttachment, attachment_id, job_id=job.id, sha256=sha256, kind=kind
+    )
     if existing is not None:
-        if (existing.job_id, existing.sha256, existing.kind) != (job.id, sha256, kind):
-            raise IdTaken(attachment_id)
         return existing, False
     attachment = JobAttachment(
         id=attachment_id,

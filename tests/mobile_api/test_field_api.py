@@ -327,3 +327,18 @@ def test_a_job_card_shows_its_catalog_items_checklist(app: Flask, phone: Phone) 
     assert next(s for s in route["stops"] if s.get("job", {}) and s["job"]["reference"] == job)[
         "job"
     ]["checklist"] == ["Check the flue", "Clean the burner"]
+
+
+def test_a_record_id_sent_again_stores_once_and_cannot_name_other_content(
+    app: Flask, phone: Phone
+) -> None:
+    first, second = phone.jobs()[:2]
+    note = {"id": new_id(), "body": "Gate code 4411", "device_time": device_time()}
+    assert phone.post(f"/jobs/{first}/notes", note).status_code == 201
+    assert phone.post(f"/jobs/{first}/notes", note).status_code == 201  # no key: the id dedupes
+    assert count(app, JobNote) == 1
+    for job, body in ((first, {**note, "body": "changed"}), (second, note)):
+        refused = phone.post(f"/jobs/{job}/notes", body)
+        assert refused.status_code == 409
+        assert "already names another record" in refused.get_json()["detail"]
+    assert count(app, JobNote) == 1
