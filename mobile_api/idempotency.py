@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, make_response, request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.db import savepoint
@@ -29,6 +30,20 @@ HEADER = "Idempotency-Key"
 #: A key as the IETF draft's clients make them (UUIDs, mostly): visible ASCII, 1 to 255.
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class ChangeHeaders(BaseModel):
+    """The header a change may carry, for the API's document (checked by :func:`change`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    idempotency_key: str | None = Field(
+        None,
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN.pattern,
+        description="Send the change again with the same key: it is applied once and "
+        "answered as the first time (a UUID made when the change was made, say).",
+    )
 
 
 def change(view: Callable[..., Any]) -> Callable[..., Any]:

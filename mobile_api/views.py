@@ -51,7 +51,7 @@ from inventory.ledger import InventoryError
 from inventory.service import van_stock
 from mobile_api.blueprint import bp
 from mobile_api.http import login_required, problem_response
-from mobile_api.idempotency import change
+from mobile_api.idempotency import ChangeHeaders, change
 from mobile_api.spec import api, responses
 
 #: Written text: line breaks and tabs, but no other control characters (PostgreSQL refuses NUL).
@@ -384,7 +384,12 @@ def job_detail(reference: str) -> Any:
 @bp.post("/jobs/<reference>/status")
 @login_required(Role.TECHNICIAN)
 @change
-@api.validate(json=StatusChange, resp=responses(StatusOut, 403, 404, 409), tags=["jobs"])
+@api.validate(
+    json=StatusChange,
+    headers=ChangeHeaders,
+    resp=responses(StatusOut, 400, 403, 404, 409),
+    tags=["jobs"],
+)
 def change_status(reference: str, json: StatusChange) -> Any:
     """Report a status reached on the phone; a report older than the job's state is kept
     but moves nothing (``outcome: superseded``)."""
@@ -394,7 +399,12 @@ def change_status(reference: str, json: StatusChange) -> Any:
 @bp.post("/jobs/<reference>/notes")
 @login_required(Role.TECHNICIAN)
 @change
-@api.validate(json=NoteIn, resp=responses(NotesOut, 403, 404, 409, status=201), tags=["jobs"])
+@api.validate(
+    json=NoteIn,
+    headers=ChangeHeaders,
+    resp=responses(NotesOut, 400, 403, 404, 409, status=201),
+    tags=["jobs"],
+)
 def post_note(reference: str, json: NoteIn) -> Any:
     """Add a note to my job; the same note id sent again is stored once."""
     return _apply_note(_my_job(reference), json), 201
@@ -404,7 +414,10 @@ def post_note(reference: str, json: NoteIn) -> Any:
 @login_required(Role.TECHNICIAN)
 @change
 @api.validate(
-    json=PartsUsed, resp=responses(PartsUsedOut, 403, 404, 409, status=201), tags=["parts"]
+    json=PartsUsed,
+    headers=ChangeHeaders,
+    resp=responses(PartsUsedOut, 400, 403, 404, 409, status=201),
+    tags=["parts"],
 )
 def post_parts_used(reference: str, json: PartsUsed) -> Any:
     """Record parts used from my van on the job; a line id sent again is used once."""
@@ -416,7 +429,8 @@ def post_parts_used(reference: str, json: PartsUsed) -> Any:
 @change
 @api.validate(
     query=AttachmentQuery,
-    resp=responses(AttachmentOut, 403, 404, 409, 413, 415, status=201),
+    headers=ChangeHeaders,
+    resp=responses(AttachmentOut, 400, 403, 404, 409, 413, 415, status=201),
     tags=["jobs"],
 )
 def put_attachment(reference: str, attachment_id: uuid.UUID, query: AttachmentQuery) -> Any:
@@ -474,7 +488,7 @@ def get_attachment(reference: str, attachment_id: uuid.UUID) -> Any:
 @bp.post("/batch")
 @login_required(Role.TECHNICIAN)
 @change
-@api.validate(json=Batch, resp=responses(BatchOut, 403), tags=["sync"])
+@api.validate(json=Batch, headers=ChangeHeaders, resp=responses(BatchOut, 400, 403), tags=["sync"])
 def batch(json: Batch) -> Any:
     """Apply changes queued offline in the order they were made (by device time); each
     change is applied whole or refused with its reason, never in part."""
