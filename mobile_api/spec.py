@@ -71,7 +71,9 @@ api = SpecTree(
     before=_problem_on_refusal,
     validation_error_status=422,
     security_schemes=[
-        SecurityScheme(name=BEARER, data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")),
+        SecurityScheme(
+            name=BEARER, data=SecuritySchemeData(type=SecureType.HTTP, scheme="bearer")
+        ),
     ],
     security={BEARER: []},
 )
