@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from dispatch.db import utcnow
+from dispatch.feed import install_feed
 from dispatch.models import Event
 
 SYSTEM_ACTOR = "system"
@@ -30,6 +31,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """
     factory = sessionmaker(engine, expire_on_commit=False)
     install_audit_log(factory)
+    install_feed(factory)
     return factory
 
 

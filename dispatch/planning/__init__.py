@@ -21,6 +21,7 @@ from dispatch.planning.proposals import replan_start as replan_start
 from dispatch.planning.proposals import routes_of as routes_of
 from dispatch.planning.proposals import save_proposal as save_proposal
 from dispatch.planning.publish import ROUTE_EVENT as ROUTE_EVENT
+from dispatch.planning.publish import ROUTE_PUBLISHED as ROUTE_PUBLISHED
 from dispatch.planning.publish import StalePlan as StalePlan
 from dispatch.planning.publish import publish as publish
 from dispatch.planning.runs import RUN_TRANSITIONS as RUN_TRANSITIONS

@@ -5,8 +5,10 @@ the version the plan was built on, so a plan built on an older published plan, o
 dispatchers publishing or editing at once, can never overwrite a change unseen: the
 loser gets ``StalePlan`` (the API's 409). Jobs move through the lifecycle (triaged ->
 scheduled; a job leaving the plan goes back to triaged); jobs under way only take new
-times. The routed jobs' parts are reserved where the routes get them (``dispatch.stock``). Each technician whose route changed gets one durable event saying what changed
-and why, written in the same transaction (the feed the phones follow).
+times. The routed jobs' parts are reserved where the routes get them (``dispatch.stock``).
+Each technician whose route changed gets an event in the log and a ``route.published``
+entry in the feed their phone follows (``dispatch.feed``), saying what changed and why,
+written in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from dispatch import feed
 from dispatch.audit import SYSTEM_ACTOR
 from dispatch.days import PLANNABLE_STATUSES
 from dispatch.db import savepoint, utcnow
@@ -39,6 +42,8 @@ from optimizer import StopKind
 #: ``Event.entity_type`` of the per-technician route events.
 ROUTE_EVENT = "technician_route"
 ROUTE_CHANGED = "route_changed"
+#: Kind of the feed entry telling a technician their route was published anew.
+ROUTE_PUBLISHED = "route.published"
 
 
 class StalePlan(Exception):
@@ -256,6 +261,16 @@ def _route_events(session: Session, plan: Plan, changes: list[RouteChange]) -> N
     for change in changes:
         if not (change.added or change.removed or change.resequenced):
             continue
+        what = {
+            "technician": change.technician.code,
+            "service_date": plan.service_date.isoformat(),
+            "plan_id": plan.id,
+            "version": plan.version,
+            "added": change.added,
+            "removed": change.removed,
+            "resequenced": change.resequenced,
+            "reason": plan.reason,
+        }
         session.add(
             Event(
                 actor_user_id=user_id,
@@ -263,15 +278,14 @@ def _route_events(session: Session, plan: Plan, changes: list[RouteChange]) -> N
                 entity_type=ROUTE_EVENT,
                 entity_id=str(change.technician.id),
                 action=ROUTE_CHANGED,
-                changes={
-                    "technician": change.technician.code,
-                    "service_date": plan.service_date.isoformat(),
-                    "plan_id": plan.id,
-                    "version": plan.version,
-                    "added": change.added,
-                    "removed": change.removed,
-                    "resequenced": change.resequenced,
-                    "reason": plan.reason,
-                },
+                changes=what,
             )
+        )
+        # The phone re-reads the route (warehouse calls and breaks move with the jobs).
+        feed.record(
+            session,
+            ROUTE_PUBLISHED,
+            technician_id=change.technician.id,
+            service_date=plan.service_date,
+            payload=what,
         )

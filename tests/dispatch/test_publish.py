@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.enums import JobStatus, PlanStatus
+from dispatch.field_models import FeedEvent
 from dispatch.lifecycle import transition
 from dispatch.models import DayPlan, Event, Job, Plan
 from dispatch.planning import (
     ROUTE_EVENT,
+    ROUTE_PUBLISHED,
     ProposalClosed,
     StalePlan,
     build_problem,
@@ -92,6 +94,17 @@ def test_publishing_schedules_every_routed_job_with_its_planned_times(
             )
             assert event.changes["added"] == _job_ids(route)
             assert event.changes["removed"] == [] and event.changes["version"] == 1
+        published = session.scalars(
+            select(FeedEvent).where(FeedEvent.kind == ROUTE_PUBLISHED).order_by(FeedEvent.id)
+        ).all()
+        assert sorted(entry.payload["technician"] for entry in published) == sorted(
+            e.changes["technician"] for e in events
+        )
+        assert all(entry.service_date == oslo for entry in published)
+        first_job_entry = session.scalar(
+            select(func.min(FeedEvent.id)).where(FeedEvent.kind != ROUTE_PUBLISHED)
+        )
+        assert first_job_entry is not None and first_job_entry < published[0].id
 
 
 def test_a_later_proposal_moves_jobs_back_and_supersedes_the_published_plan(
