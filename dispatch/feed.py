@@ -176,11 +176,11 @@ def as_change(entry: FeedEvent) -> dict[str, Any]:
 
 
 def collapse(entries: Sequence[FeedEvent]) -> list[dict[str, Any]]:
-    """``entries`` as changes, each job's state entries collapsed to its latest one (in
-    that one's place); other entries all kept, in order."""
+    """``entries`` as changes (with their ids), each job's state entries collapsed to its
+    latest one (in that one's place); other entries all kept, in order."""
     latest = {e.payload["reference"]: e.id for e in entries if e.kind in JOB_STATE_KINDS}
     return [
-        as_change(e)
+        {"id": e.id, **as_change(e)}
         for e in entries
         if e.kind not in JOB_STATE_KINDS or latest[e.payload["reference"]] == e.id
     ]
