@@ -344,7 +344,7 @@ def openapi() -> Any:
 @api.validate(query=DayQuery, resp=responses(Route, 403), tags=["route"])
 def my_route(query: DayQuery) -> Any:
     """My route on a day: stops in order with planned arrival and estimate, and each job."""
-    return route_of(g.db, _me(), query.date, now=dt.datetime.now(dt.UTC))
+    return route_of(g.db, me(), query.date, now=dt.datetime.now(dt.UTC))
 
 
 @bp.get("/me/van")
@@ -352,7 +352,7 @@ def my_route(query: DayQuery) -> Any:
 @api.validate(resp=responses(Van, 403), tags=["parts"])
 def my_van() -> Any:
     """What my van carries, and how much of it my jobs hold."""
-    found = van_stock(g.db, _me().id)
+    found = van_stock(g.db, me().id)
     if found is None:
         return {"van": None, "parts": []}
     van, lines = found
@@ -519,7 +519,7 @@ def batch(json: Batch) -> Any:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _me() -> Technician:
+def me() -> Technician:
     technician = technician_of_user(g.db, g.user.id)
     if technician is None:
         raise Forbidden("this account is not linked to a technician")
@@ -529,7 +529,7 @@ def _me() -> Technician:
 def _my_job(reference: str) -> Job:
     _check_reference(reference)
     try:
-        return my_job(g.db, _me(), reference)
+        return my_job(g.db, me(), reference)
     except JobNotFound as exc:
         raise NotFound(str(exc)) from None
 
@@ -544,7 +544,7 @@ def _check_reference(reference: str) -> None:
 def _apply_status(job: Job, change: StatusChange) -> dict[str, Any]:
     report: StatusReport = report_status(
         g.db,
-        _me(),
+        me(),
         job,
         report_id=change.id,
         status=JobStatus(change.status),
@@ -586,7 +586,7 @@ def _apply_note(job: Job, note: NoteIn) -> dict[str, Any]:
 def _apply_parts(job: Job, used: PartsUsed) -> dict[str, Any]:
     lines = record_parts_used(
         g.db,
-        _me(),
+        me(),
         job,
         [(line.id, line.sku, line.quantity) for line in used.lines],
         device_time=used.device_time,

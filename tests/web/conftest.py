@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from dispatch.enums import Role
 from dispatch.users import create_user
+from mobile_api.events import BROKER_KEY
 from mobile_api.http import ENGINE_KEY, SESSIONS_KEY
 from tests.fake_nominatim import FakeNominatim
 from web.app import create_app
@@ -62,6 +63,8 @@ def make_app(
 
     yield make
     for app in built:
+        if BROKER_KEY in app.extensions:  # an event stream was opened
+            app.extensions[BROKER_KEY].stop()
         app.extensions[ENGINE_KEY].dispose()
 
 
