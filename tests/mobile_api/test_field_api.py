@@ -16,6 +16,7 @@ from dispatch import fieldwork
 from dispatch.enums import JobStatus
 from dispatch.field_models import JobNote, PartUsage, ReportOutcome, StatusReport
 from dispatch.models import CatalogItem, Job
+from inventory import field as inventory_field
 from inventory.models import Movement, MovementKind
 from mobile_api.http import SESSIONS_KEY
 from tests.mobile_api.conftest import Phone, device_time, new_id
@@ -254,7 +255,7 @@ def test_concurrent_sends_of_one_key_apply_once_and_answer_alike(
     job = phone.jobs()[0]
     status(phone, job, "on_site", 0)
     sku = phone.get("/me/van").get_json()["parts"][0]["sku"]
-    original = fieldwork.consume
+    original = inventory_field.consume
 
     def slow_consume(*args: Any, **kwargs: Any) -> Any:
         used = original(*args, **kwargs)
