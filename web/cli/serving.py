@@ -215,8 +215,8 @@ def _cannot_serve(host: str, port: int, error: OSError) -> EnvironmentFailure:
 
 
 def _threads() -> int:
-    """Request threads: ``FIELDOPS_THREADS``, default 8."""
-    configured = os.environ.get("FIELDOPS_THREADS", "8")
+    """Request threads: ``FIELDOPS_THREADS``, default 32 (each open event stream holds one)."""
+    configured = os.environ.get("FIELDOPS_THREADS", "32")
     if not configured.isdigit() or int(configured) < 1:
         raise InputError(f"FIELDOPS_THREADS must be a whole number from 1, got {configured!r}")
     return int(configured)
