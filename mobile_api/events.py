@@ -168,22 +168,30 @@ def broker() -> Broker:
     return found
 
 
-def last_event_id() -> int:
-    """Where a reconnecting client left off: ``Last-Event-ID``, or ``?last_event_id=``."""
-    given = request.headers.get("Last-Event-ID") or request.args.get("last_event_id") or "0"
-    return int(given) if given.isdecimal() and len(given) <= 18 else 0
+def last_event_id() -> int | None:
+    """Where a reconnecting client left off: ``Last-Event-ID``, or ``?last_event_id=``
+    (the cursor of its last sync, say); None when it says nothing."""
+    given = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if given is None or not given.isdecimal() or len(given) > 18:
+        return None
+    return int(given)
 
 
-def event_stream(technician_id: int | None, after: int) -> Iterator[str]:
-    """The SSE text of a stream: the entries after ``after`` from the database, then live
-    ones as they commit, with keep-alive comments in between.
+def event_stream(technician_id: int | None, after: int | None) -> Iterator[str]:
+    """The SSE text of a stream: the entries after ``after`` from the database (none when
+    it is None: the client syncs first), then live ones as they commit, with keep-alive
+    comments in between.
 
     Subscribes at once (inside the request), so that nothing committed from now on is
     missed between the replay and the live entries.
     """
     hub = broker()
     sessions: sessionmaker[Session] = current_app.extensions[SESSIONS_KEY]
-    return _stream(hub, hub.subscribe(technician_id), sessions, after)
+    subscriber = hub.subscribe(technician_id)
+    if after is None:
+        with sessions() as session:
+            after = latest_id(session)
+    return _stream(hub, subscriber, sessions, after)
 
 
 def _stream(

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import click
 import limits
+import sqlalchemy.exc
 from flask import Config, Flask, Response, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 from sqlalchemy import Engine
@@ -32,6 +33,7 @@ from werkzeug.exceptions import (
     Forbidden,
     HTTPException,
     InternalServerError,
+    ServiceUnavailable,
     UnsupportedMediaType,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -163,6 +165,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(sqlalchemy.exc.TimeoutError, _overloaded)
     app.register_error_handler(Exception, _unexpected_error)
     app.jinja_env.globals["may_open"] = may_open
 
@@ -252,6 +255,15 @@ def _http_error(error: HTTPException) -> Any:
     if is_api_request() or request.accept_mimetypes.best == "application/json":
         return problem_response(status, error.name, error.description, headers=headers)
     return render_template("errors/error.html", error=error), status, headers
+
+
+def _overloaded(error: sqlalchemy.exc.TimeoutError) -> Any:
+    """Every database connection stayed busy for the pool's timeout: too many requests at
+    once. A 503 the client may retry, not a bug's 500."""
+    current_app.logger.warning(
+        "no database connection free for %s %s", request.method, request.path
+    )
+    return _http_error(ServiceUnavailable("The server is busy. Try again shortly.", retry_after=5))
 
 
 def _unexpected_error(error: Exception) -> Any:

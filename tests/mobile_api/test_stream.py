@@ -211,3 +211,14 @@ def test_a_stream_needs_a_technician(app: Flask, server: BaseWSGIServer) -> None
     assert response.status == 401
     assert response.getheader("Content-Type") == "application/problem+json"
     connection.close()
+
+
+def test_a_stream_without_an_id_starts_live(
+    app: Flask, server: BaseWSGIServer, phone: Phone
+) -> None:
+    """A phone that says nothing has synced first: no history, only what commits next."""
+    job = phone.jobs()[0]
+    stream = Stream(server, "/api/mobile/v1/events", phone.headers)
+    retitle(app, job, "after connecting")
+    assert stream.next_event().data["title"] == "after connecting"
+    stream.close()

@@ -130,3 +130,17 @@ def test_my_route_lists_the_technicians_jobs(
         ("PIPE-CPLR-15", 1),
         ("SEAL-KIT", 1),
     ]
+
+
+def test_no_free_database_connection_is_a_503_to_retry(app: Flask) -> None:
+    """A pool exhausted under load answers 503 with Retry-After, not a bug's 500."""
+    import sqlalchemy.exc
+
+    def busy() -> None:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
+
+    app.add_url_rule("/api/v1/busy", "busy", busy)
+    response = app.test_client().get("/api/v1/busy")
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["Retry-After"] == "5"
