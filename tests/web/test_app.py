@@ -136,7 +136,7 @@ def test_no_free_database_connection_is_a_503_to_retry(app: Flask) -> None:
     """A pool exhausted under load answers 503 with Retry-After, not a bug's 500."""
     import sqlalchemy.exc
 
-    def busy() -> None:
+    def busy() -> str:
         raise sqlalchemy.exc.TimeoutError("QueuePool limit reached")
 
     app.add_url_rule("/api/v1/busy", "busy", busy)
