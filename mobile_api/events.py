@@ -16,6 +16,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ KEEPALIVE_S = 15.0
 BACKLOG = 2000
 #: Entries read from the database at once.
 PAGE = 500
+#: Seconds a stream lasts before the client must reconnect (and so show a token that still
+#: works: a revoked phone or an ended sign-in stops receiving within this time).
+STREAM_LIFETIME_S = 900.0
 
 
 @dataclass(eq=False)
@@ -197,22 +201,23 @@ def event_stream(technician_id: int | None, after: int | None) -> Iterator[str]:
 def _stream(
     hub: Broker, subscriber: Subscriber, sessions: sessionmaker[Session], after: int
 ) -> Iterator[str]:
+    ends = time.monotonic() + STREAM_LIFETIME_S
     try:
         yield f"retry: 3000\n: resuming after {after}\n\n"
         sent = after
-        with sessions() as session:
-            while True:
+        while True:  # the replay, a page per session: no connection held while sending
+            with sessions() as session:
                 entries = entries_after(
                     session, sent, technician_id=subscriber.technician_id, limit=PAGE
                 )
-                for entry in entries:
-                    yield _event(entry.id, entry.kind, json.dumps(as_change(entry)))
-                    sent = entry.id
-                if len(entries) < PAGE:
-                    break
-        while True:
+            for entry in entries:
+                yield _event(entry.id, entry.kind, json.dumps(as_change(entry)))
+                sent = entry.id
+            if len(entries) < PAGE:
+                break
+        while (left := ends - time.monotonic()) > 0:
             try:
-                item = subscriber.events.get(timeout=KEEPALIVE_S)
+                item = subscriber.events.get(timeout=min(KEEPALIVE_S, left))
             except queue.Empty:
                 yield ": keep-alive\n\n"
                 continue

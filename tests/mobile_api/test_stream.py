@@ -21,8 +21,11 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from dispatch.devices import revoke
 from dispatch.enums import Role
+from dispatch.field_models import Device
 from dispatch.models import Job, Technician
+from mobile_api import events
 from mobile_api.http import SESSIONS_KEY
 from tests.mobile_api.conftest import Phone, device_time, new_id
 from tests.web.conftest import PASSWORD
@@ -222,3 +225,19 @@ def test_a_stream_without_an_id_starts_live(
     retitle(app, job, "after connecting")
     assert stream.next_event().data["title"] == "after connecting"
     stream.close()
+
+
+def test_a_stream_ends_after_its_lifetime_so_a_revoked_phone_stops_hearing(
+    app: Flask, server: BaseWSGIServer, phone: Phone, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "STREAM_LIFETIME_S", 1.0)
+    stream = Stream(server, "/api/mobile/v1/events", phone.headers)
+    assert stream.response.read().startswith(b"retry: 3000")  # then the server closed it
+    stream.close()
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        for device in session.scalars(select(Device)):
+            revoke(session, device.id, "phone lost")
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=5)
+    connection.request("GET", "/api/mobile/v1/events", headers=phone.headers)
+    assert connection.getresponse().status == 401
+    connection.close()
