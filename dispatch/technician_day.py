@@ -61,9 +61,7 @@ def route_of(
         }
     warehouses = _warehouses(session, planned["stops"])
     delay = _delay(session, jobs.values(), planned["stops"])
-    cards = job_cards(
-        session, [s for s in (jobs.get(st.get("id", "")) for st in planned["stops"]) if s], zone
-    )
+    cards = job_cards(session, list(jobs.values()), zone)
     for stop in planned["stops"]:
         kind = stop["type"]
         entry: dict[str, Any] = {"type": kind, "sequence": len(stops)}
@@ -113,7 +111,7 @@ def job_cards(
     """What the phone shows of each job (by job id), read in a fixed number of queries."""
     ids = [job.id for job in jobs]
     sources = _part_sources(session, ids)
-    visits = _past_visits(session, jobs, zone)
+    visits = _past_visits(session, jobs)
     notes = _notes(session, ids, zone)
     attachments = _attachments(session, ids)
     cards = {}
@@ -263,9 +261,7 @@ def _part_sources(
     return sources
 
 
-def _past_visits(
-    session: Session, jobs: Collection[Job], zone: ZoneInfo
-) -> dict[int, list[dict[str, Any]]]:
+def _past_visits(session: Session, jobs: Collection[Job]) -> dict[int, list[dict[str, Any]]]:
     """The latest finished jobs at each job's site, newest first."""
     sites = {job.site_id for job in jobs}
     if not sites:

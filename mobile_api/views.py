@@ -50,7 +50,7 @@ from dispatch.technician_day import job_cards, route_of, zone_of
 from inventory.ledger import InventoryError
 from inventory.service import van_stock
 from mobile_api.blueprint import bp
-from mobile_api.http import login_required, problem_response
+from mobile_api.http import login_required, problem_response, user_may
 from mobile_api.idempotency import ChangeHeaders, change
 from mobile_api.spec import api, responses
 
@@ -470,7 +470,7 @@ def put_attachment(reference: str, attachment_id: uuid.UUID, query: AttachmentQu
 @api.validate(resp=responses(None, 403, 404), tags=["jobs"])
 def get_attachment(reference: str, attachment_id: uuid.UUID) -> Any:
     """An attachment's file, for the job's technician and for dispatchers."""
-    if g.user.has_role(Role.DISPATCHER) or g.user.has_role(Role.ADMIN):
+    if user_may(g.user, [Role.DISPATCHER]):  # admins too
         _check_reference(reference)
         job = g.db.scalar(select(Job).where(Job.reference == reference))
     else:
