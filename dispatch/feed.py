@@ -1,10 +1,12 @@
 """The feed phones and dispatchers follow: ordered entries written with each change.
 
-Every committed change to a job's assignment, times, status, priority or title adds
-entries to ``feed_events`` in the same transaction: ``job.changed`` (a snapshot of the
-job) for the technician it now belongs to, or for dispatchers alone (``technician_id``
-None) when it belongs to nobody; and ``job.removed`` (a tombstone) for the technician it
-was taken from. Other services add entries of their own with :func:`record`. Delta sync
+Every committed change to a job's assignment, times, status, priority or title, or to
+what its card on the phone shows (notes, photos, parts used, parts held for it, status
+reports), adds entries to ``feed_events`` in the same transaction: ``job.changed`` (a
+snapshot of the job) for the technician it now belongs to, or for dispatchers alone
+(``technician_id`` None) when it belongs to nobody; and ``job.removed`` (a tombstone) for
+the technician it was taken from. So a technician's newest entry id changes whenever
+their route's answer may have. Other services add entries of their own with :func:`record`. Delta sync
 reads the entries after a cursor; the live streams are woken by each commit.
 
 An entry's id is the sync cursor and the SSE event id, so ids must follow commit order:
@@ -29,8 +31,9 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from sqlalchemy.orm.attributes import NO_VALUE
 
 from dispatch.enums import JobStatus
-from dispatch.field_models import FeedEvent
+from dispatch.field_models import FeedEvent, JobAttachment, JobNote, PartUsage, StatusReport
 from dispatch.models import Job, ServiceDay, Technician
+from inventory.models import Reservation
 
 #: PostgreSQL channel notified with the newest entry id when entries commit.
 FEED_CHANNEL = "fieldops_feed"
@@ -58,6 +61,9 @@ WATCHED = (
     "priority",
     "title",
 )
+#: Rows shown on a job's card (each has ``job_id``): adding, changing or deleting one is
+#: news of the job.
+CARD_ROWS = (JobNote, JobAttachment, PartUsage, StatusReport, Reservation)
 
 _STATE_KEY = "fieldops.feed"
 _UTC = ZoneInfo("UTC")  # a day not set up: its times in UTC, as the route shows them
@@ -202,10 +208,12 @@ def _pending(session: Session) -> _Pending:
 
 
 def _collect(session: Session, _flush_context: Any) -> None:
-    """Note the jobs this flush inserted, deleted or changed in a watched column."""
+    """Note the jobs this flush inserted, deleted or changed in a watched column or on
+    their card."""
     inserted = [obj for obj in session.new if isinstance(obj, Job)]
     changed = [obj for obj in session.dirty if isinstance(obj, Job) and _watched_changed(obj)]
     deleted = [obj for obj in session.deleted if isinstance(obj, Job)]
+    changed += _jobs_of_card_rows(session)
     pending: _Pending | None = session.info.get(_STATE_KEY)
     if not (inserted or changed or deleted) and pending is None:
         return
@@ -217,6 +225,20 @@ def _collect(session: Session, _flush_context: Any) -> None:
             pending.jobs[job] = _technician_before(job)
     if pending.committing:  # a flush after the feed was written at this commit
         _write(session, pending)
+
+
+def _jobs_of_card_rows(session: Session) -> list[Job]:
+    """The jobs whose card rows this flush added, changed or deleted."""
+    ids = {
+        obj.job_id
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if isinstance(obj, CARD_ROWS)
+    }
+    if not ids:
+        return []
+    with session.no_autoflush:  # within the flush: load what is missing without another
+        jobs = [session.get(Job, job_id) for job_id in ids]
+    return [job for job in jobs if job is not None]
 
 
 def _watched_changed(job: Job) -> bool:

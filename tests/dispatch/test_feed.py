@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,9 +14,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import feed
-from dispatch.enums import JobStatus
+from dispatch.enums import JobStatus, Role
+from dispatch.field_models import JobNote
+from dispatch.fieldwork import add_note
 from dispatch.lifecycle import transition
 from dispatch.models import Job, ServiceDay
+from dispatch.users import create_user
 from tests.helpers import T0, make_job, make_technician
 
 DAY = date(2026, 11, 24)
@@ -268,6 +272,39 @@ def test_changes_the_phone_does_not_show_write_nothing(
         session.commit()
         session.commit()
     assert entries(sessions, start) == []
+
+
+def test_a_note_on_a_job_is_news_of_the_job_for_its_technician(
+    sessions: sessionmaker[Session], crew: Crew
+) -> None:
+    """What the job's card shows changed (a note added, then edited), so the technician's
+    feed gets the job's snapshot; its route answer must be read again."""
+    with sessions.begin() as session:
+        schedule(session, crew.jobs[0], crew.anna)
+    start = mark(sessions)
+    note_id = uuid.uuid4()
+    with sessions.begin() as session:
+        add_note(
+            session,
+            session.get_one(Job, crew.jobs[0]),
+            note_id=note_id,
+            author_user_id=create_user(
+                session,
+                username="anna",
+                password="pw-anna-1234",
+                roles=[Role.TECHNICIAN],
+                full_name="Anna",
+            ).id,
+            body="gate code 4411",
+            device_time=T0,
+        )
+    with sessions.begin() as session:
+        session.get_one(JobNote, note_id).body = "gate code 4412"
+    found = entries(sessions, start)
+    assert [(kind, who, payload["reference"]) for kind, who, payload in found] == [
+        ("job.changed", crew.anna, "J-0001"),
+        ("job.changed", crew.anna, "J-0001"),
+    ]
 
 
 def test_on_commit_tells_the_newest_id_of_commits_that_wrote_entries(
