@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, bindparam, delete, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from dispatch.db import utcnow
 from dispatch.field_models import Device, DeviceToken, TokenKind
@@ -146,31 +146,40 @@ def refresh(
     return _issue(session, device, access_lifetime, refresh_lifetime)
 
 
+#: The user (roles and all, in one query) and device of an access token: every phone
+#: request asks, so the statement is built once.
+_SIGNED_IN = (
+    select(User, Device)
+    .join(Device, Device.user_id == User.id)
+    .join(DeviceToken, DeviceToken.device_id == Device.id)
+    .where(
+        DeviceToken.token_hash == bindparam("token_hash"),
+        DeviceToken.kind == TokenKind.ACCESS,
+        DeviceToken.expires_at > bindparam("now"),
+        Device.revoked_at.is_(None),
+        User.active,
+    )
+    .options(joinedload(User.roles))
+)
+
+
 def device_user(session: Session, access_token: str) -> tuple[User, Device] | None:
     """The active user and unrevoked device of a current access token, or None.
 
     Marks the device seen (``last_seen_at``), at most once a minute so that a busy
-    phone does not write on every request; flushes when it does.
+    phone does not write on every request (the session is left dirty when it does).
     """
     now = utcnow()
-    found = session.execute(
-        select(User, Device)
-        .join(Device, Device.user_id == User.id)
-        .join(DeviceToken, DeviceToken.device_id == Device.id)
-        .where(
-            DeviceToken.token_hash == token_hash(access_token),
-            DeviceToken.kind == TokenKind.ACCESS,
-            DeviceToken.expires_at > now,
-            Device.revoked_at.is_(None),
-            User.active,
-        )
-    ).one_or_none()
+    found = (
+        session.execute(_SIGNED_IN, {"token_hash": token_hash(access_token), "now": now})
+        .unique()
+        .one_or_none()
+    )
     if found is None:
         return None
     user, device = found
     if device.last_seen_at is None or now - device.last_seen_at >= LAST_SEEN_RESOLUTION:
         device.last_seen_at = now
-        session.flush()
     return user, device
 
 

@@ -6,23 +6,28 @@ it is the assigned jobs in planned order. Each stop has its planned arrival and 
 estimate (``eta``): the plan shifted by how late the technician's latest report shows
 them, and never in the past for a stop not reached yet. Times carry the service day's
 UTC offset.
+
+A route is read as a :class:`RouteSnapshot`, which gives the answer at any moment
+(only the estimates move with the clock), and :func:`route_version` names what it was
+read from, so that a snapshot can be kept and served again until the version moves.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.days import service_day
 from dispatch.enums import JobStatus
-from dispatch.field_models import JobAttachment, JobNote, ReportOutcome, StatusReport
-from dispatch.models import Job, ServiceRequest, Technician
+from dispatch.field_models import FeedEvent, JobAttachment, JobNote, ReportOutcome, StatusReport
+from dispatch.models import DayPlan, Job, ServiceRequest, Technician
 from dispatch.planning.proposals import published
 from inventory.models import Part, Reservation, StockLocation
 
@@ -31,9 +36,60 @@ PAST_VISITS = 5
 FINISHED = (JobStatus.COMPLETED, JobStatus.CANNOT_COMPLETE)
 
 
-def route_of(
-    session: Session, technician: Technician, day: date, *, now: datetime
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class RouteSnapshot:
+    """A route as read, to be answered at a moment: the estimate of a stop not reached
+    yet is never before that moment. Read-only: answers share its parts."""
+
+    body: dict[str, Any]
+    zone: ZoneInfo
+    #: (index in ``body["stops"]``, estimate) of each timed stop not reached yet.
+    not_reached: tuple[tuple[int, datetime], ...]
+
+    def at(self, now: datetime) -> dict[str, Any]:
+        """The route as answered at ``now``."""
+        stops = list(self.body["stops"])
+        for index, estimate in self.not_reached:
+            if estimate < now:
+                stops[index] = {**stops[index], "eta": now.astimezone(self.zone).isoformat()}
+        return {**self.body, "stops": stops}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteVersion:
+    """What a technician's route answer is read from: their newest feed entry (every
+    change to their jobs or to what their cards show writes one, see
+    :mod:`dispatch.feed`) and the day's published version (0 before the first).
+    Site, catalog and warehouse details and visits by others are not covered."""
+
+    technician_id: int
+    newest_entry: int
+    published: int
+
+
+def route_version(session: Session, user_id: int, day: date) -> RouteVersion | None:
+    """The route version of the technician signed in as ``user_id`` (None if the account
+    is linked to none), in one query: a phone asks on every route read."""
+    row = session.execute(_VERSION, {"user_id": user_id, "day": day}).one_or_none()
+    if row is None:
+        return None
+    return RouteVersion(row.id, row.newest_entry or 0, row.published or 0)
+
+
+_VERSION = select(
+    Technician.id,
+    select(func.max(FeedEvent.id))
+    .where(FeedEvent.technician_id == Technician.id)
+    .scalar_subquery()
+    .label("newest_entry"),
+    select(DayPlan.version)
+    .where(DayPlan.service_date == bindparam("day"))
+    .scalar_subquery()
+    .label("published"),
+).where(Technician.user_id == bindparam("user_id"))
+
+
+def route_of(session: Session, technician: Technician, day: date) -> RouteSnapshot:
     """The technician's route on ``day``: stops in order with planned times and estimates."""
     zone = _zone(session, day)
     jobs = {
@@ -46,7 +102,9 @@ def route_of(
     planned = _planned_route(current[1].document if current else None, technician.code)
     stops: list[dict[str, Any]] = []
     if planned is None:
-        ordered = sorted(jobs.values(), key=lambda j: (j.planned_start or now, j.id))
+        ordered = sorted(
+            jobs.values(), key=lambda j: (j.planned_start is None, j.planned_start, j.id)
+        )
         planned = {
             "stops": [
                 {
@@ -62,18 +120,18 @@ def route_of(
     warehouses = _warehouses(session, planned["stops"])
     delay = _delay(session, jobs.values(), planned["stops"])
     cards = job_cards(session, list(jobs.values()), zone)
+    not_reached: list[tuple[int, datetime]] = []
     for stop in planned["stops"]:
         kind = stop["type"]
         entry: dict[str, Any] = {"type": kind, "sequence": len(stops)}
         if kind == "break":
             entry.update(start=stop["start"], end=stop["end"])
-        elif kind == "warehouse":
+            stops.append(entry)
+            continue
+        if kind == "warehouse":
             location = warehouses.get(stop["id"])
+            reached = False
             entry.update(
-                arrival=stop["arrival"],
-                start=stop["start"],
-                end=stop["end"],
-                eta=_eta(stop["arrival"], delay, now, zone, reached=False),
                 warehouse=_warehouse(location, stop["id"]),
                 pickup=[
                     {"sku": sku, "quantity": qty} for sku, qty in stop.get("pickup", {}).items()
@@ -83,23 +141,26 @@ def route_of(
             job = jobs.get(stop["id"])
             if job is None:  # since reassigned, unassigned or cancelled
                 continue
-            entry.update(
-                arrival=stop["arrival"],
-                start=stop["start"],
-                end=stop["end"],
-                eta=_eta(
-                    stop["arrival"], delay, now, zone, reached=job.status not in _NOT_REACHED
-                ),
-                job=cards[job.id],
-            )
+            reached = job.status not in _NOT_REACHED
+            entry["job"] = cards[job.id]
+        estimate = _estimate(stop["arrival"], delay)
+        if estimate is not None and not reached:
+            not_reached.append((len(stops), estimate))
+        entry.update(
+            arrival=stop["arrival"],
+            start=stop["start"],
+            end=stop["end"],
+            eta=estimate.astimezone(zone).isoformat() if estimate is not None else None,
+        )
         stops.append(entry)
-    return {
+    body = {
         "technician": technician.code,
         "date": day.isoformat(),
         "timezone": zone.key,
         "version": current[0] if current else None,
         "stops": stops,
     }
+    return RouteSnapshot(body, zone, tuple(not_reached))
 
 
 _NOT_REACHED = (JobStatus.SCHEDULED, JobStatus.DISPATCHED, JobStatus.EN_ROUTE)
@@ -209,15 +270,11 @@ def _delay(session: Session, jobs: Collection[Job], stops: list[dict[str, Any]])
     return reported - datetime.fromisoformat(mark)
 
 
-def _eta(
-    arrival: str | None, delay: timedelta, now: datetime, zone: ZoneInfo, *, reached: bool
-) -> str | None:
-    if arrival is None:  # assigned but not yet timed
+def _estimate(arrival: str | None, delay: timedelta) -> datetime | None:
+    """The planned arrival shifted by the delay (never earlier); None if not yet timed."""
+    if arrival is None:
         return None
-    estimate = datetime.fromisoformat(arrival) + max(delay, timedelta(0))
-    if not reached:
-        estimate = max(estimate, now)
-    return estimate.astimezone(zone).isoformat()
+    return datetime.fromisoformat(arrival) + max(delay, timedelta(0))
 
 
 def _warehouses(session: Session, stops: list[dict[str, Any]]) -> dict[str, StockLocation]:

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g, jsonify, request
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -46,12 +46,13 @@ from dispatch.fieldwork import (
 )
 from dispatch.lifecycle import TransitionRefused
 from dispatch.models import Job, Technician
-from dispatch.technician_day import job_cards, route_of, zone_of
+from dispatch.technician_day import job_cards, zone_of
 from inventory.ledger import InventoryError
 from inventory.service import van_stock
 from mobile_api.blueprint import bp
 from mobile_api.http import login_required, problem_response, user_may
 from mobile_api.idempotency import ChangeHeaders, change
+from mobile_api.route_cache import route_cache
 from mobile_api.spec import api, responses
 
 #: Written text: line breaks and tabs, but no other control characters (PostgreSQL refuses NUL).
@@ -344,7 +345,11 @@ def openapi() -> Any:
 @api.validate(query=DayQuery, resp=responses(Route, 403), tags=["route"])
 def my_route(query: DayQuery) -> Any:
     """My route on a day: stops in order with planned arrival and estimate, and each job."""
-    return route_of(g.db, me(), query.date, now=dt.datetime.now(dt.UTC))
+    snapshot = route_cache().route(g.db, g.user.id, query.date)
+    if snapshot is None:
+        raise Forbidden(NOT_A_TECHNICIAN)
+    # Serialized here: the contract's check then reads the JSON (fast), not the dicts.
+    return jsonify(snapshot.at(dt.datetime.now(dt.UTC)))
 
 
 @bp.get("/me/van")
@@ -519,10 +524,13 @@ def batch(json: Batch) -> Any:
 # --- helpers -------------------------------------------------------------------------------
 
 
+NOT_A_TECHNICIAN = "this account is not linked to a technician"
+
+
 def me() -> Technician:
     technician = technician_of_user(g.db, g.user.id)
     if technician is None:
-        raise Forbidden("this account is not linked to a technician")
+        raise Forbidden(NOT_A_TECHNICIAN)
     return technician
 
 
