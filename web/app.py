@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -116,6 +117,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOGIN_FAILURES_PER_CLIENT="20/minute",
         # Reverse proxies in front of the app whose X-Forwarded-* headers are believed.
         TRUSTED_PROXIES=0,
+        # PostgreSQL connections kept open per process, and how many more a burst may
+        # open (closed again when returned): a gevent worker serves many requests at once.
+        DB_POOL_SIZE=10,
+        DB_MAX_OVERFLOW=20,
     )
     app.config.from_prefixed_env("FIELDOPS")
     if config:
@@ -133,7 +138,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], **_pool_options(app.config))
     _create_private_sqlite_file(engine)
     sessions = make_session_factory(engine)
     app.extensions[ENGINE_KEY] = engine
@@ -180,6 +185,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     except limits.errors.ConfigurationError as exc:
         raise ConfigurationError(f"FIELDOPS_RATELIMIT_STORAGE_URI: {exc}") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"FIELDOPS_{exc}") from None
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(plans_api.bp)
@@ -287,6 +294,18 @@ def _create_private_file(path: Path) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def _pool_options(config: Mapping[str, Any]) -> dict[str, int]:
+    """The connection pool's size on PostgreSQL (SQLite keeps SQLAlchemy's defaults)."""
+    options = {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"]}
+    for name, value in options.items():
+        least = 1 if name == "pool_size" else 0
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigurationError(
+                f"FIELDOPS_DB_{name.upper()} must be a whole number from {least}, not {value!r}"
+            )
+    return options if config["DATABASE_URL"].startswith("postgres") else {}
 
 
 def _create_private_sqlite_file(engine: Engine) -> None:

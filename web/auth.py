@@ -28,9 +28,9 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from limits import RateLimitItem
+from limits.storage import storage_from_string
+from limits.strategies import STRATEGIES, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from dispatch.audit import set_actor
@@ -59,14 +59,14 @@ class LoginThrottle:
 
     Only failures count, so a user who signs in correctly is never slowed down. Once a
     limit is used up, even the right password is refused until the window moves on:
-    otherwise a guesser would learn when a guess was right. Storage is Flask-Limiter's
-    (memory, or Redis when ``RATELIMIT_STORAGE_URI`` names one), so several server
-    processes share the counts.
+    otherwise a guesser would learn when a guess was right. Counts are kept by the
+    ``limits`` library in memory, or in Redis when ``RATELIMIT_STORAGE_URI`` names one, so
+    that several server processes share them.
     """
 
     def __init__(
         self,
-        limiter: Limiter,
+        limiter: RateLimiter,
         *,
         per_account: RateLimitItem,
         per_client: RateLimitItem,
@@ -79,10 +79,9 @@ class LoginThrottle:
 
     def check(self, username: str) -> None:
         """Raise 429 with ``Retry-After`` if this account or this client has no tries left."""
-        strategy = self._limiter.limiter
         for limit, key in self._counters(username):
-            if not strategy.test(limit, self._prefix, key):
-                reset_at = strategy.get_window_stats(limit, self._prefix, key).reset_time
+            if not self._limiter.test(limit, self._prefix, key):
+                reset_at = self._limiter.get_window_stats(limit, self._prefix, key).reset_time
                 wait_s = max(1, math.ceil(reset_at - time.time()))
                 raise TooManyRequests(
                     f"Too many failed sign-ins. Try again in {wait_s} seconds.",
@@ -92,29 +91,33 @@ class LoginThrottle:
     def failed(self, username: str) -> None:
         """Count one failed password check against the account and the client."""
         for limit, key in self._counters(username):
-            self._limiter.limiter.hit(limit, self._prefix, key)
+            self._limiter.hit(limit, self._prefix, key)
 
     def _counters(self, username: str) -> list[tuple[RateLimitItem, str]]:
         # Hashed so arbitrary user input never becomes a raw storage key.
         account = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
         return [
             (self._per_account, f"login-account:{account}"),
-            (self._per_client, f"login-client:{get_remote_address() or 'unknown'}"),
+            (self._per_client, f"login-client:{request.remote_addr or 'unknown'}"),
         ]
 
 
 def init_app(app: Flask, *, per_account: RateLimitItem, per_client: RateLimitItem) -> None:
-    """Attach the login throttle (on Flask-Limiter's storage) and the sign-in pages.
+    """Attach the login throttle and the sign-in pages.
 
     Raises
     ------
     limits.errors.ConfigurationError
         ``RATELIMIT_STORAGE_URI`` names no storage that can be used.
+    ValueError
+        ``RATELIMIT_STRATEGY`` names no strategy.
     """
-    limiter = Limiter(key_func=get_remote_address)
-    limiter.init_app(app)
+    strategy = app.config["RATELIMIT_STRATEGY"]
+    if strategy not in STRATEGIES:
+        raise ValueError(f"RATELIMIT_STRATEGY is one of {', '.join(STRATEGIES)}, not {strategy!r}")
+    storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"])
     app.extensions[LOGIN_THROTTLE_KEY] = LoginThrottle(
-        limiter,
+        STRATEGIES[strategy](storage),
         per_account=per_account,
         per_client=per_client,
         prefix=app.config["RATELIMIT_KEY_PREFIX"],
@@ -146,9 +149,10 @@ def load_user() -> None:
             g.token_refused = True
         else:
             user, device = found
-            # Keep the device's last_seen_at even when the view only reads, and do not
-            # hold its row locked through a long request (an event stream).
-            g.db.commit()
+            if g.db.dirty:
+                # Keep the device's last_seen_at even when the view only reads, and do
+                # not hold its row locked through a long request (an event stream).
+                g.db.commit()
     g.user = user
     g.device = device
     if user is not None:

@@ -216,6 +216,9 @@ def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
     [
         ({"LOGIN_FAILURES_PER_CLIENT": "lots"}, "LOGIN_FAILURES_PER_CLIENT must read like"),
         ({"RATELIMIT_STORAGE_URI": "nosuch://here"}, "RATELIMIT_STORAGE_URI"),
+        ({"RATELIMIT_STRATEGY": "leaky"}, "RATELIMIT_STRATEGY is one of"),
+        ({"DB_POOL_SIZE": 0}, "DB_POOL_SIZE must be a whole number from 1"),
+        ({"DB_MAX_OVERFLOW": "lots"}, "DB_MAX_OVERFLOW must be a whole number from 0"),
         ({"GEOCODER_MIN_DELAY_S": "abc"}, "GEOCODER_MIN_DELAY_S must be a number of seconds"),
         ({"GEOCODER_TIMEOUT_S": "-1"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
         ({"GEOCODER_TIMEOUT_S": "nan"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
