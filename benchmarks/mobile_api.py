@@ -1,14 +1,15 @@
 """The technician API under load on loopback: open event streams, latency, my route, memory.
 
     python benchmarks/mobile_api.py [--streams 500] [--dispatchers 10] [--changes 40]
-        [--rate 200] [--seconds 10] [--database-url URL] [--json]
+        [--rate 200] [--seconds 10] [--warm-up 3] [--workers 2] [--database-url URL] [--json]
 
-Issue 10's targets, on one machine: 500 open Server-Sent Events streams held by one server
-process; a change reaches every stream it concerns with p99 <= 300 ms; ``GET /me/route``
+Issue 10's targets, on one machine: 500 open Server-Sent Events streams held by one server;
+a change reaches every stream it concerns with p99 <= 300 ms; ``GET /me/route``
 answers with p95 <= 50 ms at 200 requests/s; and what one open stream costs in memory.
 
-The server is the production one, gunicorn with one gevent worker (``gunicorn -k gevent -w 1
---worker-connections 2000 'web.app:create_app()'``) on a free loopback port, on PostgreSQL: a
+The server is the production one, gunicorn with ``--workers`` gevent workers, one per core as
+the README's production command has it (``gunicorn -k gevent -w 2 --worker-connections 2000
+'web.app:create_app()'``), on a free loopback port, on PostgreSQL: a
 fresh schema in ``--database-url``'s database (default the test suite's), migrated, and dropped
 at the end. The oslo-5x30 day is imported, planned (half a second) and published; each of its
 technicians gets an account and signs in one phone, whose token all their streams and route
@@ -20,9 +21,10 @@ reads use; one dispatcher account streams with HTTP Basic.
    phone that has just synced does. The clients are this script's: one asyncio connection
    each, a minimal HTTP/1.1 reader that splits the events on their ``id:``/``event:``/
    ``data:`` lines and notes when each event ended.
-2. Memory: the worker's resident set (``VmRSS`` in ``/proc/<pid>/status``) after warming up
-   (a route read and one stream of each kind opened and closed) and again with every stream
-   open, the difference divided by the streams. The worker alone: the master only watches it.
+2. Memory: the workers' resident sets (``VmRSS`` in ``/proc/<pid>/status``, summed) after
+   warming up (a route read and one stream of each kind opened and closed) and again with
+   every stream open, the difference divided by the streams. The workers alone: the master
+   only watches them.
 3. Latency, with the streams open: ``--changes`` status reports on each technician's first job
    in turn (en route, then on site and paused alternately), one every ``--change-interval``
    seconds, half of them sent by the phone to the server (``POST /jobs/<ref>/status``: the
@@ -36,7 +38,9 @@ reads use; one dispatcher account streams with HTTP Basic.
    technicians' tokens in turn at ``--rate`` requests per second for ``--seconds``, each sent
    at its scheduled time whether or not earlier ones have been answered (open loop, over as
    many keep-alive connections as that needs); each time counts from the scheduled instant,
-   and every answer counts, whatever its status.
+   and every answer counts, whatever its status. The first ``--warm-up`` seconds at the same
+   rate are reported apart: in them each worker opens the database connections its pool
+   keeps (``FIELDOPS_DB_POOL_SIZE``), and the answers queue behind those.
 
 The clients share the machine with the server: on 2 cores, the figures include both.
 Afterwards the server's log is read, and its errors are printed once each with a count.
@@ -214,21 +218,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, folder: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """gunicorn with one gevent worker on ``port``, its output in ``folder/server.log``;
-    stopped on exit."""
+def server(url: str, folder: Path, port: int, workers: int) -> Iterator[subprocess.Popen[bytes]]:
+    """gunicorn with ``workers`` gevent workers on ``port``, its output in
+    ``folder/server.log``; stopped on exit."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "FIELDOPS_SECRET_KEY": secrets.token_urlsafe(48),
         "FIELDOPS_INSTANCE_PATH": str(folder / "instance"),
     }
-    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1"]
+    command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers)]
     command += ["--worker-connections", "2000", "-b", f"{HOST}:{port}", "web.app:create_app()"]
     with (folder / "server.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:
             wait_until_answering(process, port)
+            wait_for_workers(process.pid, workers)
             yield process
         finally:
             stop(process)
@@ -251,32 +256,38 @@ def wait_until_answering(process: subprocess.Popen[bytes], port: int) -> None:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn at once (SIGINT), its worker with it; kill both if that takes long."""
-    worker = worker_of(process.pid) if process.poll() is None else None
+    """Stop gunicorn at once (SIGINT), its workers with it; kill all if that takes long."""
+    workers = workers_of(process.pid) if process.poll() is None else []
     process.send_signal(signal.SIGINT)
     try:
         process.wait(30)
     except subprocess.TimeoutExpired:
-        if worker is not None:
+        for worker in workers:
             os.kill(worker, signal.SIGKILL)
         process.kill()
         process.wait()
 
 
-def worker_of(master: int) -> int:
-    """The pid of the gunicorn master's one worker."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    if len(children) != 1:
-        raise SystemExit(f"gunicorn {master} has {len(children)} workers, not 1")
-    return int(children[0])
+def workers_of(master: int) -> list[int]:
+    """The pids of the gunicorn master's workers."""
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
 
 
-def rss_kib(pid: int) -> int:
-    """Resident set size of ``pid`` in KiB (VmRSS)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise SystemExit(f"/proc/{pid}/status has no VmRSS")
+def wait_for_workers(master: int, workers: int) -> None:
+    deadline = time.monotonic() + STARTUP_S
+    while len(workers_of(master)) != workers:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gunicorn {master} did not start {workers} workers")
+        time.sleep(0.2)
+
+
+def rss_kib(pids: list[int]) -> int:
+    """Resident set sizes of ``pids`` in KiB (VmRSS), summed."""
+    total = 0
+    for pid in pids:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        total += next(int(line.split()[1]) for line in lines if line.startswith("VmRSS:"))
+    return total
 
 
 def call(
@@ -707,7 +718,7 @@ async def warm_up(
 async def measure(
     args: argparse.Namespace,
     port: int,
-    worker: int,
+    workers: list[int],
     factory: sessionmaker[Session],
     crew: Crew,
 ) -> dict[str, Any]:
@@ -715,7 +726,7 @@ async def measure(
     phones = {code: sign_in_phone(port, username) for code, username in crew.usernames.items()}
     dispatcher = basic(DISPATCHER)
     await warm_up(port, factory, crew, phones, dispatcher)
-    rss_before = rss_kib(worker)
+    rss_before = rss_kib(workers)
 
     codes = sorted(phones)
     listeners = [Listener(DISPATCHER_EVENTS, dispatcher, None) for _ in range(args.dispatchers)]
@@ -726,11 +737,12 @@ async def measure(
     began = time.perf_counter()
     tasks, failures = await open_streams(listeners, port, newest_entry(factory))
     connect_s = time.perf_counter() - began
-    await asyncio.sleep(2)  # let the worker settle before reading its memory
+    await asyncio.sleep(2)  # let the workers settle before reading their memory
     open_now = sum(1 for listener in listeners if listener.opened and listener.ended is None)
-    rss_open = rss_kib(worker)
+    rss_open = rss_kib(workers)
 
     changes = await make_changes(port, factory, crew, phones, args.changes, args.change_interval)
+    cold = await load_route(port, crew, phones, args.rate, args.warm_up)
     route = await load_route(port, crew, phones, args.rate, args.seconds)
     still_open = sum(1 for listener in listeners if listener.opened and listener.ended is None)
     ended: dict[str, int] = {}
@@ -752,7 +764,8 @@ async def measure(
             "ended_early": ended,
         },
         "memory": {
-            "measured": "gunicorn worker alone (VmRSS)",
+            "measured": f"gunicorn's {len(workers)} workers alone (VmRSS summed)",
+            "workers": len(workers),
             "before_kib": rss_before,
             "open_kib": rss_open,
             "per_stream_kib": round((rss_open - rss_before) / max(open_now, 1), 1),
@@ -768,6 +781,8 @@ async def measure(
         "errors": route.errors,
         "connections": route.connections,
         "client_behind_ms": ms(route.behind_s),
+        "warm_up_s": args.warm_up,
+        "warm_up_p95_ms": ms(percentile(cold.seconds, 95)) if cold.seconds else None,
         **{
             f"p{q}_ms": ms(percentile(route.seconds, q)) if route.seconds else None
             for q in (50, 95, 99)
@@ -804,7 +819,8 @@ def print_table(figures: dict[str, Any], log_problems: list[str]) -> None:
     row(
         "memory per open stream",
         "",
-        f"{memory['per_stream_kib']} KiB (worker RSS {memory['before_kib'] / 1024:.0f}"
+        f"{memory['per_stream_kib']} KiB ({memory['workers']} workers' RSS"
+        f" {memory['before_kib'] / 1024:.0f}"
         f" -> {memory['open_kib'] / 1024:.0f} MiB)",
     )
     for path, label in (("phone", "sent by the phone"), ("commit", "committed elsewhere")):
@@ -823,7 +839,8 @@ def print_table(figures: dict[str, Any], log_problems: list[str]) -> None:
         "p95 <= 50 ms",
         f"p50 {route['p50_ms']} ms, p95 {route['p95_ms']} ms, p99 {route['p99_ms']} ms,"
         f" max {route['max_ms']} ms; {route['answered']} answered {route['statuses']},"
-        f" errors {route['errors'] or 'none'}, {route['connections']} connections",
+        f" errors {route['errors'] or 'none'}, {route['connections']} connections;"
+        f" p95 {route['warm_up_p95_ms']} ms in the {route['warm_up_s']} s warm-up",
     )
     if streams["refused"] or streams["ended_early"]:
         print(f"refused: {streams['refused']}; ended early: {streams['ended_early']}")
@@ -868,6 +885,10 @@ def main() -> None:
     parser.add_argument("--change-interval", type=float, default=0.25, help="seconds")
     parser.add_argument("--rate", type=int, default=200, help="route reads per second")
     parser.add_argument("--seconds", type=int, default=10, help="of route reads")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn gevent workers")
+    parser.add_argument(
+        "--warm-up", type=int, default=3, help="seconds of route reads before the measured ones"
+    )
     parser.add_argument(
         "--database-url",
         default=DATABASE_URL,
@@ -878,6 +899,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 <= args.dispatchers < args.streams or args.changes < 2 or args.rate < 1:
         parser.error("take 0 <= --dispatchers < --streams, --changes >= 2, --rate >= 1")
+    if args.workers < 1 or args.warm_up < 1:
+        parser.error("take --workers >= 1 and --warm-up >= 1")
     if not args.database_url.startswith("postgresql"):
         parser.error("--database-url names a PostgreSQL database, as in production")
     # At worst every route read has a connection of its own, all open at once.
@@ -889,8 +912,9 @@ def main() -> None:
             factory = make_session_factory(engine)
             crew = prepare(factory, document)
             port = free_port()
-            with server(url, Path(folder), port) as process:
-                figures = asyncio.run(measure(args, port, worker_of(process.pid), factory, crew))
+            with server(url, Path(folder), port, args.workers) as process:
+                workers = workers_of(process.pid)
+                figures = asyncio.run(measure(args, port, workers, factory, crew))
         finally:
             engine.dispose()
         problems = server_log_problems(Path(folder) / "server.log")
