@@ -187,8 +187,11 @@ def event_stream(technician_id: int | None, after: int | None) -> Iterator[str]:
     comments in between.
 
     Subscribes at once (inside the request), so that nothing committed from now on is
-    missed between the replay and the live entries.
+    missed between the replay and the live entries. The request's session is closed
+    first: holding its connection while taking another could wait forever on a pool that
+    streams arriving together have emptied, each holding one and waiting for a second.
     """
+    g.db.close()
     hub = broker()
     sessions: sessionmaker[Session] = current_app.extensions[SESSIONS_KEY]
     subscriber = hub.subscribe(technician_id)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,6 +205,26 @@ def test_a_change_committed_by_another_process_reaches_the_stream(
     assert event.data["title"] == "from another process"
     assert waited < 1.0, f"the change took {waited:.2f} s to arrive"
     stream.close()
+
+
+@pytest.mark.postgresql_only
+def test_streams_open_on_a_pool_of_one_connection(
+    app: Flask, make_app: Callable[..., Flask], phone: Phone
+) -> None:
+    """Opening a stream never holds two pooled connections at once: streams that arrive
+    together cannot empty the pool and wait on each other (the pool's timeout, a 503)."""
+    small = make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0)
+    served = make_server("127.0.0.1", 0, small, threaded=True)
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    try:
+        job = phone.jobs()[0]
+        streams = [Stream(served, "/api/mobile/v1/events", phone.headers) for _ in range(3)]
+        retitle(app, job, "heard on a small pool")
+        for stream in streams:
+            assert stream.next_event().data["title"] == "heard on a small pool"
+            stream.close()
+    finally:
+        served.shutdown()
 
 
 def test_a_stream_needs_a_technician(app: Flask, server: BaseWSGIServer) -> None:
