@@ -119,8 +119,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         TRUSTED_PROXIES=0,
         # PostgreSQL connections kept open per process, and how many more a burst may
         # open (closed again when returned): a gevent worker serves many requests at once.
-        DB_POOL_SIZE=10,
-        DB_MAX_OVERFLOW=20,
+        DB_POOL_SIZE=20,
+        DB_MAX_OVERFLOW=10,
     )
     app.config.from_prefixed_env("FIELDOPS")
     if config:
