@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from dispatch.devices import (
     DEVICE_NAME_LENGTH,
     InvalidToken,
+    PhoneUser,
     RefreshTokenReused,
     TokenPair,
     refresh,
@@ -116,7 +117,7 @@ def refresh_tokens(json: RefreshRequest) -> Any:
 @api.validate(json=LogoutRequest, resp=responses(None, 400, status=204), tags=["auth"])
 def logout(json: LogoutRequest) -> Any:
     """Sign this phone out: its device is revoked and every token of it stops working."""
-    if g.get("device") is None or request.authorization is None:
+    if not isinstance(g.user, PhoneUser) or request.authorization is None:
         return problem_response(
             400, "Bad Request", "a phone signs out with its bearer token; browsers use /logout"
         )

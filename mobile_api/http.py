@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Response, current_app, g, jsonify, redirect, request, url_for
 from flask.json.provider import DefaultJSONProvider
@@ -18,7 +18,6 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dispatch.enums import Role
-from dispatch.models import User
 
 #: ``app.extensions`` keys of what the app factory builds once per process.
 ENGINE_KEY = "fieldops.engine"
@@ -73,7 +72,20 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def user_may(user: User, roles: Iterable[Role]) -> bool:
+class Account(Protocol):
+    """The signed-in user as requests see it (``g.user``): a
+    :class:`~dispatch.models.User`, or a phone's :class:`~dispatch.devices.PhoneUser`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    def has_role(self, role: Role) -> bool: ...
+
+
+def user_may(user: Account, roles: Iterable[Role]) -> bool:
     """Whether ``user`` holds one of ``roles`` (none listed: any user); admins may do anything."""
     wanted = tuple(roles)
     return not wanted or any(user.has_role(role) for role in (*wanted, Role.ADMIN))
@@ -92,7 +104,7 @@ def login_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(**kwargs: Any) -> Any:
-            user: User | None = g.get("user")
+            user: Account | None = g.get("user")
             if user is None:
                 if is_api_request():
                     raise _unauthorized()
@@ -130,7 +142,7 @@ def _unauthorized() -> Unauthorized:
 
 def may_open(endpoint: str) -> bool:
     """Whether the signed-in user may open ``endpoint`` (for navigation links)."""
-    user: User | None = g.get("user")
+    user: Account | None = g.get("user")
     view = current_app.view_functions.get(endpoint)
     if user is None or view is None or not hasattr(view, _ROLES_ATTRIBUTE):
         return False

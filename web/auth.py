@@ -34,8 +34,7 @@ from limits.strategies import STRATEGIES, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from dispatch.audit import set_actor
-from dispatch.devices import device_user
-from dispatch.field_models import Device
+from dispatch.devices import PhoneUser, device_user
 from dispatch.models import User
 from dispatch.users import (
     AccountError,
@@ -129,14 +128,14 @@ def init_app(app: Flask, *, per_account: RateLimitItem, per_client: RateLimitIte
 def load_user() -> None:
     """Put the signed-in user on ``g`` and name them as the actor of this request's changes.
 
-    On the JSON API a phone's bearer token also signs in: its device goes on
-    ``g.device``. A bearer token that does not work sets ``g.token_refused``, so that
-    ``login_required`` answers 401 ``invalid_token`` and the phone knows to refresh.
+    On the JSON API a phone's bearer token also signs in, as a
+    :class:`~dispatch.devices.PhoneUser` (its ``device_id`` says which phone). A bearer
+    token that does not work sets ``g.token_refused``, so that ``login_required`` answers
+    401 ``invalid_token`` and the phone knows to refresh.
     """
     token = session.get(TOKEN_KEY)
     credentials = request.authorization if is_api_request() else None
-    user: User | None = None
-    device: Device | None = None
+    user: User | PhoneUser | None = None
     if token is not None:
         user = session_user(g.db, token, lifetime=current_app.permanent_session_lifetime)
         if user is None:
@@ -144,17 +143,14 @@ def load_user() -> None:
     elif credentials is not None and credentials.type == "basic":
         user = _check_password(credentials.username or "", credentials.password or "")
     elif credentials is not None and credentials.type == "bearer":
-        found = device_user(g.db, credentials.token or "")
-        if found is None:
+        user = device_user(g.db, credentials.token or "")
+        if user is None:
             g.token_refused = True
-        else:
-            user, device = found
-            if g.db.dirty:
-                # Keep the device's last_seen_at even when the view only reads, and do
-                # not hold its row locked through a long request (an event stream).
-                g.db.commit()
+        elif user.marked_seen:
+            # Keep the device's last_seen_at even when the view only reads, and do not
+            # hold its row locked through a long request (an event stream).
+            g.db.commit()
     g.user = user
-    g.device = device
     if user is not None:
         set_actor(g.db, user_id=user.id, name=user.username)
 

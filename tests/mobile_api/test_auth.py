@@ -348,7 +348,8 @@ def test_device_user_needs_an_access_token(app: Flask, tina: int) -> None:
     with app.extensions[SESSIONS_KEY]() as session:
         assert device_user(session, pair["refresh_token"]) is None
         found = device_user(session, pair["access_token"])
-        assert found is not None and found[0].id == tina
+        assert found is not None and found.id == tina
+        assert found.username == "tina" and found.roles == {Role.TECHNICIAN}
 
 
 @pytest.mark.parametrize(
