@@ -2,7 +2,7 @@
 
 Every committed change to a job's assignment, times, status, priority or title, or to
 what its card on the phone shows (notes, photos, parts used, parts held for it, status
-reports), adds entries to ``feed_events`` in the same transaction: ``job.changed`` (a
+reports, its request, and the site of a job not yet finished), adds entries to ``feed_events`` in the same transaction: ``job.changed`` (a
 snapshot of the job) for the technician it now belongs to, or for dispatchers alone
 (``technician_id`` None) when it belongs to nobody; and ``job.removed`` (a tombstone) for
 the technician it was taken from. So a technician's newest entry id changes whenever
@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import NO_VALUE
 
 from dispatch.enums import JobStatus
 from dispatch.field_models import FeedEvent, JobAttachment, JobNote, PartUsage, StatusReport
-from dispatch.models import Job, ServiceDay, Technician
+from dispatch.models import Job, ServiceDay, ServiceRequest, Site, Technician
 from inventory.models import Reservation
 
 #: PostgreSQL channel notified with the newest entry id when entries commit.
@@ -228,17 +228,30 @@ def _collect(session: Session, _flush_context: Any) -> None:
 
 
 def _jobs_of_card_rows(session: Session) -> list[Job]:
-    """The jobs whose card rows this flush added, changed or deleted."""
+    """The jobs whose card rows, request or (for jobs not finished) site this flush
+    added, changed or deleted."""
     ids = {
         obj.job_id
         for obj in (*session.new, *session.dirty, *session.deleted)
         if isinstance(obj, CARD_ROWS)
     }
-    if not ids:
-        return []
+    requests = {obj.id for obj in session.dirty if isinstance(obj, ServiceRequest)}
+    sites = {obj.id for obj in session.dirty if isinstance(obj, Site)}
     with session.no_autoflush:  # within the flush: load what is missing without another
+        if requests or sites:
+            ids.update(
+                session.scalars(
+                    select(Job.id).where(
+                        Job.request_id.in_(requests)
+                        | (Job.site_id.in_(sites) & Job.status.not_in(_CLOSED))
+                    )
+                )
+            )
         jobs = [session.get(Job, job_id) for job_id in ids]
     return [job for job in jobs if job is not None]
+
+
+_CLOSED = (JobStatus.COMPLETED, JobStatus.CANNOT_COMPLETE, JobStatus.CANCELLED)
 
 
 def _watched_changed(job: Job) -> bool:

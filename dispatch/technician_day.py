@@ -60,7 +60,8 @@ class RouteVersion:
     """What a technician's route answer is read from: their newest feed entry (every
     change to their jobs or to what their cards show writes one, see
     :mod:`dispatch.feed`) and the day's published version (0 before the first).
-    Site, catalog and warehouse details and visits by others are not covered."""
+    Not covered: a catalog item's checklist edited, a warehouse's details, visits by
+    others at the sites."""
 
     technician_id: int
     newest_entry: int

@@ -2,10 +2,11 @@
 costs one small query instead of a dozen.
 
 A kept route is served while :func:`dispatch.technician_day.route_version` still names
-what it was read from: any change to the technician's jobs, to what their cards show, or
-a publish of the day moves the version, in whichever process it was made. Details that
-the version does not cover (a site's address, a catalog item's checklist, a warehouse's
-name, a visit by another technician) show within :data:`ROUTE_CACHE_SECONDS`.
+what it was read from: any change to the technician's jobs, to what their cards show
+(their requests and sites included), or a publish of the day moves the version, in
+whichever process it was made. What the version does not cover (a catalog item's
+checklist edited, a warehouse's name, a visit by another technician) shows within
+:data:`ROUTE_CACHE_SECONDS`.
 """
 
 from __future__ import annotations

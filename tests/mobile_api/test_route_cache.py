@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from dispatch.field_models import ReportOutcome, StatusReport
 from dispatch.fieldwork import add_note
-from dispatch.models import Job, Site, Technician, User
+from dispatch.models import CatalogItem, Job, Technician, User
 from dispatch.technician_day import route_of
 from mobile_api.http import SESSIONS_KEY
 from mobile_api.route_cache import ROUTE_CACHE_KEY, ROUTE_CACHE_SECONDS, RouteCache
@@ -69,16 +69,41 @@ def test_a_change_committed_elsewhere_shows_on_the_next_read(
     assert [note["body"] for note in first_card(phone)["notes"]] == ["the dog is friendly"]
 
 
-def test_details_the_version_does_not_cover_show_once_the_kept_route_expires(
+def test_a_site_or_request_edited_elsewhere_shows_on_the_next_read(
     app: Flask, phone: Phone, clock: Clock
 ) -> None:
-    card = first_card(phone)
+    reference = first_card(phone)["reference"]
     with app.extensions[SESSIONS_KEY].begin() as session:
-        job = session.scalars(select(Job).where(Job.reference == card["reference"])).one()
-        session.get_one(Site, job.site_id).access_notes = "key under the mat"
-    assert first_card(phone)["site"]["access_notes"] == card["site"]["access_notes"]
+        job = session.scalars(select(Job).where(Job.reference == reference)).one()
+        job.site.access_notes = "key under the mat"
+        job.request.description = "the boiler knocks"
+    card = first_card(phone)
+    assert card["site"]["access_notes"] == "key under the mat"
+    assert card["description"] == "the boiler knocks"
+
+
+def test_a_checklist_edited_in_the_catalog_shows_once_the_kept_route_expires(
+    app: Flask, phone: Phone, clock: Clock
+) -> None:
+    """The catalog is not followed by the version: an edited checklist shows within
+    ROUTE_CACHE_SECONDS. (Giving the request another catalog item shows at once.)"""
+    reference = first_card(phone)["reference"]
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        job = session.scalars(select(Job).where(Job.reference == reference)).one()
+        job.request.catalog_item = CatalogItem(
+            code="BOILER-SVC",
+            name="Boiler service",
+            category="heating",
+            default_duration_min=60,
+            checklist=["Check the flue"],
+        )
+    assert first_card(phone)["checklist"] == ["Check the flue"]
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        item = session.scalars(select(CatalogItem).where(CatalogItem.code == "BOILER-SVC"))
+        item.one().checklist = ["Check the flue", "Clean the burner"]
+    assert first_card(phone)["checklist"] == ["Check the flue"]
     clock.now += ROUTE_CACHE_SECONDS + 1
-    assert first_card(phone)["site"]["access_notes"] == "key under the mat"
+    assert first_card(phone)["checklist"] == ["Check the flue", "Clean the burner"]
 
 
 def test_a_status_report_moves_the_route_and_its_version(
