@@ -9,7 +9,7 @@ answers with p95 <= 50 ms at 200 requests/s; and what one open stream costs in m
 
 The server is the production one, gunicorn with ``--workers`` gevent workers, one per core as
 the README's production command has it (``gunicorn -k gevent -w 2 --worker-connections 2000
-'web.app:create_app()'``), on a free loopback port, on PostgreSQL: a
+'web.wsgi:app'``), on a free loopback port, on PostgreSQL: a
 fresh schema in ``--database-url``'s database (default the test suite's), migrated, and dropped
 at the end. The oslo-5x30 day is imported, planned (half a second) and published; each of its
 technicians gets an account and signs in one phone, whose token all their streams and route
@@ -230,7 +230,7 @@ def server(url: str, folder: Path, port: int, workers: int) -> Iterator[subproce
         "FIELDOPS_INSTANCE_PATH": str(folder / "instance"),
     }
     command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", str(workers)]
-    command += ["--worker-connections", "2000", "-b", f"{HOST}:{port}", "web.app:create_app()"]
+    command += ["--worker-connections", "2000", "-b", f"{HOST}:{port}", "web.wsgi:app"]
     with (folder / "server.log").open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         try:

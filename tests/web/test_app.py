@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from sqlalchemy import select
 
 from dispatch.enums import Role
 from dispatch.scenario import import_scenario
-from mobile_api.http import SESSIONS_KEY
+from mobile_api.http import ENGINE_KEY, SESSIONS_KEY
 from tests.web.conftest import PASSWORD, csrf_token
 
 DAY = Path(__file__).parents[1] / "data" / "fieldservice" / "oslo-5x30.json"
@@ -144,3 +147,22 @@ def test_no_free_database_connection_is_a_503_to_retry(app: Flask) -> None:
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
     assert response.headers["Retry-After"] == "5"
+
+
+def test_the_wsgi_module_builds_the_app_and_freezes_what_it_loaded(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``web.wsgi:app`` is what production servers load: an app on DATABASE_URL, with the
+    objects loaded at start kept out of the garbage collector's full collections."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FIELDOPS_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delitem(sys.modules, "web.wsgi", raising=False)
+    wsgi = importlib.import_module("web.wsgi")
+    try:
+        assert gc.get_freeze_count() > 0
+        assert wsgi.app.config["DATABASE_URL"] == database_url
+        assert wsgi.app.test_client().get("/api/mobile/v1/openapi.json").status_code == 200
+    finally:
+        gc.unfreeze()
+        wsgi.app.extensions[ENGINE_KEY].dispose()
+        sys.modules.pop("web.wsgi", None)

@@ -23,6 +23,7 @@ from dispatch.scenario import import_scenario
 from dispatch.schema import TARGET_METADATA, downgrade, upgrade
 from dispatch.users import create_user
 from mobile_api.http import ENGINE_KEY
+from web.app import freeze_startup_objects
 from web.cli._common import (
     TEXT,
     EnvironmentFailure,
@@ -177,6 +178,7 @@ def _serve(app: Flask, host: str, port: int) -> None:
     threads = _threads()
     _check_can_serve(host, port)
     worker = _start_local_worker(app)
+    freeze_startup_objects()
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl+C stops)")
     try:
         waitress_serve(app, host=host, port=port, threads=threads)
