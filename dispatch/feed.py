@@ -247,7 +247,14 @@ def _jobs_of_card_rows(session: Session) -> list[Job]:
                     )
                 )
             )
-        jobs = [session.get(Job, job_id) for job_id in ids]
+        # A job this flush inserted is not in the identity map until the flush ends:
+        # take the object itself, never a second copy loaded from the database.
+        present = {
+            obj.id: obj
+            for obj in (*session.new, *session.identity_map.values())
+            if isinstance(obj, Job)
+        }
+        jobs = [present.get(job_id) or session.get(Job, job_id) for job_id in ids]
     return [job for job in jobs if job is not None]
 
 
