@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
@@ -22,6 +22,7 @@ from werkzeug.exceptions import NotFound
 from dispatch.enums import PlanStatus, Role
 from dispatch.lifecycle import TransitionRefused
 from dispatch.models import Plan, PlanRun
+from dispatch.planning.board import day_board, day_map
 from dispatch.planning.candidates import NotACandidateJob, emergency_candidates
 from dispatch.planning.edits import (
     EditAction,
@@ -55,6 +56,8 @@ bp = Blueprint("plans_api", __name__, url_prefix="/api/v1/plans")
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: An ``If-Match`` the API understands: one strong ETag as it hands them out.
 IF_MATCH_PATTERN = re.compile(r'\s*"(\d{1,9})"\s*')
+#: A plan id in ``?plan=``: ASCII digits only (``str.isdigit`` also takes "²").
+PLAN_ID_PATTERN = re.compile(r"[0-9]{1,9}")
 
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
@@ -181,13 +184,7 @@ def published_plan(day: str) -> Any:
     when = day_in_path(day)
     current = published(g.db, when)
     if current is None:
-        return problem_response(
-            404,
-            "Not Found",
-            f'nothing is published for {when.isoformat()}; an edit with If-Match: "0" '
-            "starts from an empty plan",
-            version=0,
-        )
+        return _nothing_published(when)
     version, plan = current
     body = {
         "service_date": when.isoformat(),
@@ -204,6 +201,54 @@ def published_plan(day: str) -> Any:
         "document": plan.document,
     }
     return _tagged(body, version)
+
+
+@bp.get("/<day>/board")
+@login_required(Role.DISPATCHER)
+def board(day: str) -> Any:
+    """The published plan as timelines: each technician's shift, jobs, drives, breaks and
+    warehouse calls, and the jobs left out with why; its version as the ETag."""
+    when = day_in_path(day)
+    current = published(g.db, when)
+    if current is None:
+        return _nothing_published(when)
+    version, plan = current
+    body = {
+        "service_date": when.isoformat(),
+        "version": version,
+        "plan_id": plan.id,
+        **day_board(g.db, when, plan.document),
+    }
+    return _tagged(body, version)
+
+
+@bp.get("/<day>/map")
+@login_required(Role.DISPATCHER)
+def plan_map(day: str) -> Any:
+    """The published plan (or, with ``?plan=<id>``, one of the day's plans) as GeoJSON:
+    routes in their technician's colour, jobs, warehouses. A published plan's version
+    is its ETag."""
+    when = day_in_path(day)
+    asked = request.args.get("plan")
+    if asked is None:
+        current = published(g.db, when)
+        if current is None:
+            return _nothing_published(when)
+        version, plan = current
+    elif PLAN_ID_PATTERN.fullmatch(asked):
+        version, plan = None, _plan_of(when, int(asked))
+    else:
+        return problem_response(
+            422,
+            "Invalid plan",
+            "plan must be a plan's id as GET /api/v1/plans/<date>/proposals lists them",
+            errors=[{"field": "plan", "message": "not a plan id"}],
+        )
+    response = current_app.json.response(day_map(g.db, when, plan.document))
+    response.mimetype = "application/geo+json"
+    if version is not None:
+        response.headers["ETag"] = f'"{version}"'
+    return response
 
 
 @bp.get("/<day>/proposals")
@@ -335,6 +380,16 @@ def _edit_request() -> EditRequest | Response:
             422, "Invalid edit", f"{len(errors)} field(s) need attention", errors=errors
         )
     return edit
+
+
+def _nothing_published(day: date) -> Response:
+    return problem_response(
+        404,
+        "Not Found",
+        f'nothing is published for {day.isoformat()}; an edit with If-Match: "0" '
+        "starts from an empty plan",
+        version=0,
+    )
 
 
 def _unplannable(day: date, exc: PlanningError) -> Response:
