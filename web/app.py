@@ -176,7 +176,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
-    from web import auth, devices_api, dispatcher, events_api, inventory_api, plans_api, requests
+    from web import (
+        auth,
+        devices_api,
+        dispatcher,
+        events_api,
+        inventory_api,
+        kpis_api,
+        plans_api,
+        requests,
+    )
 
     try:
         auth.init_app(
@@ -192,6 +201,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(requests.bp)
     app.register_blueprint(plans_api.bp)
     app.register_blueprint(inventory_api.bp)
+    app.register_blueprint(kpis_api.bp)
     app.register_blueprint(devices_api.bp)
     app.register_blueprint(events_api.bp)
     app.register_blueprint(mobile_bp)
