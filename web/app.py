@@ -58,9 +58,11 @@ from mobile_api.http import (
 LEAKED_SECRET_KEY_SHA256 = "ad24c878e59a77835d6d06c2191d45d10b80a998953c27218386dcf9f4d1356b"
 MIN_SECRET_KEY_BYTES = 32
 
+#: Only this site's own scripts run, and no string is evaluated as code. Inline styles
+#: are allowed (styles cannot run code): the timeline library writes its own.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
-    "base-uri 'none'; object-src 'none'"
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Bodies the API takes besides JSON: CSV imports, photos and signatures from the phone.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
@@ -24,17 +24,32 @@ def index() -> Any:
             return redirect(url_for("requests.new_request"))
         return render_template("home.html")
     latest = latest_service_day(g.db) or date.today()
-    return redirect(url_for("dispatcher.day", day=latest.isoformat()))
+    return redirect(url_for("dispatcher.board", day=latest.isoformat()))
+
+
+@bp.get("/board/<day>")
+@login_required(Role.DISPATCHER)
+def board(day: str) -> Any:
+    """The day's board: technicians' rows across the day, the unassigned jobs, proposals.
+
+    The page is a frame; ``board.js`` reads the day from the plans API and follows the
+    dispatchers' event stream.
+    """
+    when = _day(day)
+    return render_template(
+        "dispatcher/board.html",
+        day=when,
+        service_day=service_day(g.db, when),
+        previous=when - timedelta(days=1),
+        following=when + timedelta(days=1),
+    )
 
 
 @bp.get("/day/<day>")
 @login_required(Role.DISPATCHER)
 def day(day: str) -> Any:
     """Technicians on shift and the open jobs of one day."""
-    try:
-        when = date.fromisoformat(day)
-    except ValueError:
-        abort(404)
+    when = _day(day)
     jobs = plannable_jobs(g.db, when)
     return render_template(
         "dispatcher/day.html",
@@ -44,3 +59,14 @@ def day(day: str) -> Any:
         jobs=jobs,
         status_counts=Counter(job.status.value for job in jobs),
     )
+
+
+def _day(text: str) -> date:
+    """A date in the path (YYYY-MM-DD), or 404."""
+    try:
+        found = date.fromisoformat(text)
+    except ValueError:
+        abort(404)
+    if len(text) != 10:  # fromisoformat also reads week dates such as 2026W481
+        abort(404)
+    return found
