@@ -27,13 +27,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from dispatch.enums import Role
 from dispatch.planning.jobqueue import run_local_worker
-from dispatch.planning.publish import publish
 from mobile_api.http import SESSIONS_KEY
-from tests.dispatch.test_planning_problem import import_day, load_day
+from tests.mobile_api.conftest import day
 from tests.web.conftest import PASSWORD, add_user, app, make_app, nominatim
-from tests.web.test_plans_api import propose
 
-__all__ = ["add_user", "app", "make_app", "nominatim"]  # fixtures used from here
+__all__ = ["add_user", "app", "day", "make_app", "nominatim"]  # fixtures used from here
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("FIELDOPS_REQUIRE_BROWSER") == "1"
@@ -137,13 +135,7 @@ def sign_in(found: Visit, username: str) -> None:
 
 
 @pytest.fixture
-def planned_day(app: Flask, add_user: Callable[..., int]) -> date:
+def planned_day(day: date, add_user: Callable[..., int]) -> date:
     """oslo-5x30 imported, planned and published; a dispatcher ``dana``."""
     add_user("dana", Role.DISPATCHER)
-    with app.extensions[SESSIONS_KEY]() as session:
-        day = import_day(session, load_day("oslo-5x30"))
-    plan_id = propose(app, day)
-    with app.extensions[SESSIONS_KEY]() as session:
-        publish(session, plan_id, user_id=None)
-        session.commit()
     return day
