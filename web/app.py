@@ -124,6 +124,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # open (closed again when returned): a gevent worker serves many requests at once.
         DB_POOL_SIZE=20,
         DB_MAX_OVERFLOW=10,
+        # The map's basemap: a tile URL template such as https://tile.example.org/{z}/{x}/{y}.png
+        # (its host is then allowed to serve images); none by default, so no page asks
+        # another host and the map works offline.
+        MAP_TILE_URL=None,
+        MAP_ATTRIBUTION="",
     )
     app.config.from_prefixed_env("FIELDOPS")
     if config:
@@ -132,6 +137,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
     _check_secret_key(app.config["SECRET_KEY"])
     app.json = SafeJSONProvider(app)
+    app.config["CONTENT_SECURITY_POLICY"] = content_security_policy(app.config["MAP_TILE_URL"])
     proxies = app.config["TRUSTED_PROXIES"]
     if not isinstance(proxies, int) or proxies < 0:
         raise ConfigurationError(f"FIELDOPS_TRUSTED_PROXIES must be 0, 1, 2..., not {proxies!r}")
@@ -261,9 +267,27 @@ def _refuse_cross_site_api_writes() -> None:
         raise UnsupportedMediaType("send the body as application/json")
 
 
+def content_security_policy(tile_url: str | None) -> str:
+    """The policy, allowing the map's tile host to serve images when one is configured.
+
+    Raises
+    ------
+    ConfigurationError
+        The tile URL is not an http(s) template with ``{z}``, ``{x}`` and ``{y}``.
+    """
+    if not tile_url:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(tile_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"FIELDOPS_MAP_TILE_URL must be an http(s) URL, not {tile_url!r}")
+    if not all(field in tile_url for field in ("{z}", "{x}", "{y}")):
+        raise ConfigurationError("FIELDOPS_MAP_TILE_URL must hold {z}, {x} and {y}")
+    return f"{CONTENT_SECURITY_POLICY}; img-src 'self' {parts.scheme}://{parts.netloc}"
+
+
 def _security_headers(response: Response) -> Response:
     """No framing, no sniffing, no inline code, no referrer leaks, no stored copies."""
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Content-Security-Policy"] = current_app.config["CONTENT_SECURITY_POLICY"]
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
 
 from dispatch.days import latest_service_day, plannable_jobs, service_day, technicians_working
 from dispatch.enums import Role
@@ -58,6 +58,20 @@ def day(day: str) -> Any:
         technicians=technicians_working(g.db, when),
         jobs=jobs,
         status_counts=Counter(job.status.value for job in jobs),
+    )
+
+
+@bp.get("/map/<day>")
+@login_required(Role.DISPATCHER)
+def day_map(day: str) -> Any:
+    """The day's routes, jobs and warehouses on a map; no basemap unless one is configured."""
+    when = _day(day)
+    return render_template(
+        "dispatcher/map.html",
+        day=when,
+        service_day=service_day(g.db, when),
+        tiles=current_app.config["MAP_TILE_URL"],
+        attribution=current_app.config["MAP_ATTRIBUTION"],
     )
 
 

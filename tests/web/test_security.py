@@ -218,6 +218,8 @@ def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
         ({"RATELIMIT_STORAGE_URI": "nosuch://here"}, "RATELIMIT_STORAGE_URI"),
         ({"RATELIMIT_STRATEGY": "leaky"}, "RATELIMIT_STRATEGY is one of"),
         ({"DB_POOL_SIZE": 0}, "DB_POOL_SIZE must be a whole number from 1"),
+        ({"MAP_TILE_URL": "ftp://tiles.example.org/{z}/{x}/{y}.png"}, "must be an http"),
+        ({"MAP_TILE_URL": "https://tiles.example.org/tile.png"}, "must hold {z}, {x} and {y}"),
         ({"DB_MAX_OVERFLOW": "lots"}, "DB_MAX_OVERFLOW must be a whole number from 0"),
         ({"GEOCODER_MIN_DELAY_S": "abc"}, "GEOCODER_MIN_DELAY_S must be a number of seconds"),
         ({"GEOCODER_TIMEOUT_S": "-1"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
@@ -582,3 +584,12 @@ def test_navigation_offers_only_what_the_role_may_open(
     assert set(links) == NAVIGATION[role]
     for label, href in links.items():
         assert client.get(href).status_code in (200, 302), label
+
+
+def test_a_configured_map_basemap_may_serve_images_and_nothing_else(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(MAP_TILE_URL="https://tiles.example.org/{z}/{x}/{y}.png")
+    policy = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert "img-src 'self' https://tiles.example.org" in policy
+    assert policy.count("tiles.example.org") == 1

@@ -1,0 +1,29 @@
+"""The day on a map in a real browser: routes, jobs and warehouses, no other host asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from flask import Flask
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Visit, sign_in
+
+
+def test_the_map_draws_every_route_with_no_basemap(
+    app: Flask, planned_day: date, visit: Callable[..., Visit]
+) -> None:
+    found = visit()
+    page = found.page
+    sign_in(found, "dana")
+    page.goto(f"{found.base}/map/{planned_day.isoformat()}")
+    legend = page.locator("#legend li")
+    legend.first.wait_for()
+    routes = page.locator("path.leaflet-interactive:not(.job-marker)")
+    expect(routes).to_have_count(legend.count())
+    assert page.locator("path.job-marker").count() > legend.count()
+    expect(page.locator(".warehouse-marker").first).to_be_visible()
+    expect(page.locator(".leaflet-tile")).to_have_count(0)  # no basemap configured
+    expect(page.locator("#live")).to_have_text("live")
+    found.screenshot("map")
