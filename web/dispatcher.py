@@ -7,9 +7,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
+from sqlalchemy import select
 
 from dispatch.days import latest_service_day, plannable_jobs, service_day, technicians_working
 from dispatch.enums import Role
+from dispatch.models import Technician
 from mobile_api.http import login_required, user_may
 
 bp = Blueprint("dispatcher", __name__)
@@ -72,6 +74,22 @@ def day_map(day: str) -> Any:
         service_day=service_day(g.db, when),
         tiles=current_app.config["MAP_TILE_URL"],
         attribution=current_app.config["MAP_ATTRIBUTION"],
+    )
+
+
+@bp.get("/kpis")
+@login_required(Role.DISPATCHER)
+def kpis_page() -> Any:
+    """KPIs over a date range, per day and per technician (the figures from the KPI API).
+
+    The range defaults to the 14 days up to the latest service day.
+    """
+    end = latest_service_day(g.db) or date.today()
+    return render_template(
+        "dispatcher/kpis.html",
+        start=end - timedelta(days=13),
+        end=end,
+        technicians=g.db.scalars(select(Technician).order_by(Technician.code)).all(),
     )
 
 

@@ -562,11 +562,11 @@ def test_errors_are_pages_in_the_site_layout(
 
 #: Navigation links (endpoint path -> label) each role may open.
 NAVIGATION = {
-    Role.DISPATCHER: {"Board", "New request", "Password"},
+    Role.DISPATCHER: {"Board", "KPIs", "New request", "Password"},
     Role.REQUESTER: {"New request", "Password"},
     Role.TECHNICIAN: {"Password"},
     Role.WAREHOUSE: {"Password"},
-    Role.ADMIN: {"Board", "New request", "Password"},
+    Role.ADMIN: {"Board", "KPIs", "New request", "Password"},
 }
 
 
