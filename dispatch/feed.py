@@ -230,13 +230,16 @@ def _collect(session: Session, _flush_context: Any) -> None:
 def _jobs_of_card_rows(session: Session) -> list[Job]:
     """The jobs whose card rows, request or (for jobs not finished) site this flush
     added, changed or deleted."""
+    dirty = session.dirty  # computed on each access: once
     ids = {
         obj.job_id
-        for obj in (*session.new, *session.dirty, *session.deleted)
+        for obj in (*session.new, *dirty, *session.deleted)
         if isinstance(obj, CARD_ROWS)
     }
-    requests = {obj.id for obj in session.dirty if isinstance(obj, ServiceRequest)}
-    sites = {obj.id for obj in session.dirty if isinstance(obj, Site)}
+    requests = {obj.id for obj in dirty if isinstance(obj, ServiceRequest)}
+    sites = {obj.id for obj in dirty if isinstance(obj, Site)}
+    if not (ids or requests or sites):
+        return []  # most flushes: no walk of the identity map
     with session.no_autoflush:  # within the flush: load what is missing without another
         if requests or sites:
             ids.update(
