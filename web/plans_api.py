@@ -14,7 +14,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, abort, current_app, g, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
@@ -182,10 +182,7 @@ def published_plan(day: str) -> Any:
     """The day's published plan, its figures, jobs left out and jobs waiting for stock
     (routed, but some part could not be reserved); its version as the ETag."""
     when = day_in_path(day)
-    current = published(g.db, when)
-    if current is None:
-        return _nothing_published(when)
-    version, plan = current
+    version, plan = _published_or_404(when)
     body = {
         "service_date": when.isoformat(),
         "version": version,
@@ -209,10 +206,7 @@ def board(day: str) -> Any:
     """The published plan as timelines: each technician's shift, jobs, drives, breaks and
     warehouse calls, and the jobs left out with why; its version as the ETag."""
     when = day_in_path(day)
-    current = published(g.db, when)
-    if current is None:
-        return _nothing_published(when)
-    version, plan = current
+    version, plan = _published_or_404(when)
     body = {
         "service_date": when.isoformat(),
         "version": version,
@@ -230,11 +224,9 @@ def plan_map(day: str) -> Any:
     is its ETag."""
     when = day_in_path(day)
     asked = request.args.get("plan")
+    version: int | None
     if asked is None:
-        current = published(g.db, when)
-        if current is None:
-            return _nothing_published(when)
-        version, plan = current
+        version, plan = _published_or_404(when)
     elif PLAN_ID_PATTERN.fullmatch(asked):
         version, plan = None, _plan_of(when, int(asked))
     else:
@@ -382,14 +374,20 @@ def _edit_request() -> EditRequest | Response:
     return edit
 
 
-def _nothing_published(day: date) -> Response:
-    return problem_response(
-        404,
-        "Not Found",
-        f'nothing is published for {day.isoformat()}; an edit with If-Match: "0" '
-        "starts from an empty plan",
-        version=0,
-    )
+def _published_or_404(day: date) -> tuple[int, Plan]:
+    """The day's published plan and its version; a 404 problem when there is none."""
+    current = published(g.db, day)
+    if current is None:
+        abort(
+            problem_response(
+                404,
+                "Not Found",
+                f'nothing is published for {day.isoformat()}; an edit with If-Match: "0" '
+                "starts from an empty plan",
+                version=0,
+            )
+        )
+    return current
 
 
 def _unplannable(day: date, exc: PlanningError) -> Response:
