@@ -100,3 +100,26 @@ def test_the_dispatcher_steers_the_day_on_the_board(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def test_two_dispatchers_see_each_others_edits(
+    planned_day: date, visit: Callable[..., Visit], add_user: Callable[..., int]
+) -> None:
+    add_user("dora", Role.DISPATCHER)
+    boards = []
+    for username in ("dana", "dora"):
+        found = visit()
+        sign_in(found, username)
+        found.page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+        expect(found.page.locator("#live")).to_have_text("live")
+        boards.append(found.page)
+    dana, dora = boards
+    job = dana.locator(".vis-item.job:not(.pinned)").first
+    reference = job.inner_text().split()[0]
+    expect(dora.locator(f".vis-item.job.pinned:has-text('{reference}')")).to_have_count(0)
+
+    job.click()
+    dana.click("#details button:text('Pin here')")
+    expect(dana.locator("#verdict")).to_contain_text(f"Accepted: {reference} is pinned")
+
+    expect(dora.locator(f".vis-item.job.pinned:has-text('{reference}')")).to_have_count(1)
