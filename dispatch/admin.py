@@ -68,6 +68,11 @@ def technicians(session: Session) -> Sequence[Technician]:
     ).all()
 
 
+def technician(session: Session, code: str) -> Technician | None:
+    """The technician with ``code``, or None."""
+    return session.scalar(select(Technician).where(Technician.code == code))
+
+
 def catalog_items(session: Session) -> Sequence[CatalogItem]:
     """Every catalog item, retired ones included, by code (SLA targets come with them)."""
     return session.scalars(select(CatalogItem).order_by(CatalogItem.code)).all()
