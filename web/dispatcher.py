@@ -6,13 +6,23 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from dispatch.days import latest_service_day, plannable_jobs, service_day, technicians_working
 from dispatch.enums import Role
 from dispatch.models import Technician
 from mobile_api.http import login_required, user_may
+from web.plans_api import PLAN_ID_PATTERN
 
 bp = Blueprint("dispatcher", __name__)
 
@@ -66,11 +76,19 @@ def day(day: str) -> Any:
 @bp.get("/map/<day>")
 @login_required(Role.DISPATCHER)
 def day_map(day: str) -> Any:
-    """The day's routes, jobs and warehouses on a map; no basemap unless one is configured."""
+    """The day's routes, jobs and warehouses on a map; no basemap unless one is configured.
+
+    ``?plan=<id>`` shows one of the day's plans instead of the published one: a proposal
+    before it is accepted.
+    """
     when = _day(day)
+    plan = request.args.get("plan")
+    if plan is not None and not PLAN_ID_PATTERN.fullmatch(plan):
+        abort(404)
     return render_template(
         "dispatcher/map.html",
         day=when,
+        plan=plan,
         service_day=service_day(g.db, when),
         tiles=current_app.config["MAP_TILE_URL"],
         attribution=current_app.config["MAP_ATTRIBUTION"],

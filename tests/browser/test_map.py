@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -27,3 +28,21 @@ def test_the_map_draws_every_route_with_no_basemap(
     expect(page.locator(".leaflet-tile")).to_have_count(0)  # no basemap configured
     expect(page.locator("#live")).to_have_text("live")
     found.screenshot("map")
+
+
+def test_a_proposal_opens_on_the_map_before_it_is_accepted(
+    planned_day: date, visit: Callable[..., Visit]
+) -> None:
+    found = visit()
+    page = found.page
+    sign_in(found, "dana")
+    page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+    page.fill("#seconds", "1")
+    page.click("#optimize")
+    page.click("#proposal a:text('See it on the map')")
+
+    page.wait_for_url(re.compile(rf"/map/{planned_day.isoformat()}\?plan=\d+$"))
+    expect(page.locator("h1")).to_contain_text("Proposal")
+    legend = page.locator("#legend li")
+    legend.first.wait_for()
+    expect(page.locator("path.leaflet-interactive:not(.job-marker)")).to_have_count(legend.count())

@@ -90,6 +90,9 @@ def test_bad_days_and_plans_are_refused_with_problems(
         assert refused["errors"][0]["field"] == "plan"
     problem(dispatcher.get(f"{URL}/{day.isoformat()}/map?plan=99999"), 404)
     problem(dispatcher.get(f"{URL}/2026-11-25/map?plan={proposal}"), 404)
+    shown = dispatcher.get(f"/map/{day.isoformat()}?plan={proposal}")
+    assert f"/map?plan={proposal}" in shown.text and f"Proposal {proposal}" in shown.text
+    assert dispatcher.get(f"/map/{day.isoformat()}?plan=abc").status_code == 404
 
 
 def test_only_dispatchers_may_read_the_board_and_the_map(

@@ -290,10 +290,15 @@ async function review(planId) {
   for (const job of diff.added || []) moves.append(listItem(`${job}: planned now`));
   for (const job of diff.removed || []) moves.append(listItem(`${job}: left out`));
   if (!moves.children.length) moves.append(listItem("No job changes technician."));
+  const onMap = document.createElement("a");
+  onMap.href = `${root.dataset.map}?plan=${plan.id}`;
+  onMap.textContent = "See it on the map";
   proposalPane.append(
     heading,
     figures,
     moves,
+    onMap,
+    " ",
     button("Accept", async () => {
       const decided = await call("POST", `${api}/proposals/${plan.id}/publish`, {});
       await load();
