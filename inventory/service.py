@@ -11,11 +11,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from inventory.ledger import SYSTEM, Actor, set_on_hand
-from inventory.models import LocationKind, Part, StockLocation
+from inventory.models import LocationKind, Part, ReorderRule, StockLevel, StockLocation
 
 #: Vans are coded ``VAN-<technician code>``; warehouse codes may not start with it.
 VAN_PREFIX = "VAN-"
@@ -92,6 +92,15 @@ def on_hand(location: StockLocation | None) -> dict[str, int]:
     if location is None:
         return {}
     return {level.part.sku: level.on_hand for level in location.levels if level.on_hand}
+
+
+def stock_locations(session: Session) -> list[StockLocation]:
+    """Every stock location: warehouses first, then vans, each by code."""
+    return list(
+        session.scalars(
+            select(StockLocation).order_by(StockLocation.kind.desc(), StockLocation.code)
+        )
+    )
 
 
 def locations_by_code(session: Session, codes: Collection[str]) -> dict[str, StockLocation]:
@@ -217,4 +226,101 @@ def van_stock(
         HeldStock(level.part.sku, level.part.name, level.part.unit, level.on_hand, level.reserved)
         for level in levels
         if level.on_hand or level.reserved
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    """One part's balance at one location, with its reorder rule if it has one."""
+
+    location: str
+    sku: str
+    name: str
+    unit: str
+    on_hand: int
+    reserved: int
+    reorder_point: int | None
+    reorder_quantity: int | None
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def low(self) -> bool:
+        """At or below the reorder point."""
+        return self.reorder_point is not None and self.on_hand <= self.reorder_point
+
+
+def stock_rows(
+    session: Session,
+    *,
+    location_id: int | None = None,
+    sku: str | None = None,
+    part_text: str | None = None,
+    below_reorder: bool = False,
+    after: tuple[str, str] | None = None,
+    limit: int | None = None,
+) -> list[StockRow]:
+    """Balances by location and part, in (location code, SKU) order.
+
+    A location's parts are those it holds and those it has a reorder rule for: a rule
+    for a part never held has no balance row, yet belongs here, as the emptiest stock
+    of all. Filters: one location, one SKU, ``part_text`` anywhere in the SKU or name
+    (any case), at or below the reorder point; ``after`` a (location code, SKU) pair,
+    for keyset paging.
+    """
+    pairs = union(
+        select(StockLevel.location_id, StockLevel.part_id),
+        select(ReorderRule.location_id, ReorderRule.part_id),
+    ).subquery()
+    on_hand = func.coalesce(StockLevel.on_hand, 0)
+    query = (
+        select(StockLocation.code, Part, StockLevel, ReorderRule)
+        .select_from(pairs)
+        .join(StockLocation, StockLocation.id == pairs.c.location_id)
+        .join(Part, Part.id == pairs.c.part_id)
+        .outerjoin(
+            StockLevel,
+            (StockLevel.location_id == pairs.c.location_id)
+            & (StockLevel.part_id == pairs.c.part_id),
+        )
+        .outerjoin(
+            ReorderRule,
+            (ReorderRule.location_id == pairs.c.location_id)
+            & (ReorderRule.part_id == pairs.c.part_id),
+        )
+        .where((on_hand > 0) | ReorderRule.part_id.is_not(None))
+        .order_by(StockLocation.code, Part.sku)
+    )
+    if location_id is not None:
+        query = query.where(StockLocation.id == location_id)
+    if sku is not None:
+        query = query.where(Part.sku == sku)
+    if part_text:
+        query = query.where(
+            Part.sku.icontains(part_text, autoescape=True)
+            | Part.name.icontains(part_text, autoescape=True)
+        )
+    if below_reorder:
+        query = query.where(on_hand <= ReorderRule.reorder_point)
+    if after is not None:
+        code, last_sku = after
+        query = query.where(
+            (StockLocation.code > code) | ((StockLocation.code == code) & (Part.sku > last_sku))
+        )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        StockRow(
+            location=code,
+            sku=part.sku,
+            name=part.name,
+            unit=part.unit,
+            on_hand=level.on_hand if level else 0,
+            reserved=level.reserved if level else 0,
+            reorder_point=rule.reorder_point if rule else None,
+            reorder_quantity=rule.reorder_quantity if rule else None,
+        )
+        for code, part, level, rule in session.execute(query)
     ]

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from flask import Blueprint, Response, g, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
-from sqlalchemy import func, select, union
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, NotFound
 
@@ -35,12 +35,11 @@ from inventory.models import (
     Movement,
     MovementKind,
     Part,
-    ReorderRule,
-    StockLevel,
     StockLocation,
 )
 from inventory.picklists import PickLine, confirm_pick_list, pick_list, picklist_csv
 from inventory.replenishment import reorder_suggestions
+from inventory.service import stock_locations, stock_rows
 from mobile_api.http import field_errors, login_required, problem_response, user_may
 from web.plans_api import DATE_PATTERN, day_in_path
 
@@ -103,11 +102,14 @@ class Confirm(_Body):
 @login_required(*READERS)
 def locations() -> Any:
     """Warehouses and vans (a technician: their own van)."""
-    query = select(StockLocation).order_by(StockLocation.kind.desc(), StockLocation.code)
     own = _own_van_id()
-    if own is not None:
-        query = query.where(StockLocation.id == own)
-    return {"locations": [_location(location) for location in g.db.scalars(query)]}
+    return {
+        "locations": [
+            _location(location)
+            for location in stock_locations(g.db)
+            if own is None or location.id == own
+        ]
+    }
 
 
 @bp.get("/parts")
@@ -137,60 +139,33 @@ def stock() -> Any:
     it are left out.
     """
     limit = _limit()
-    # A rule for a part the location has never held has no balance row, yet belongs here:
-    # it is the emptiest stock of all.
-    pairs = union(
-        select(StockLevel.location_id, StockLevel.part_id),
-        select(ReorderRule.location_id, ReorderRule.part_id),
-    ).subquery()
-    on_hand = func.coalesce(StockLevel.on_hand, 0)
-    query = (
-        select(StockLocation, Part, StockLevel, ReorderRule)
-        .select_from(pairs)
-        .join(StockLocation, StockLocation.id == pairs.c.location_id)
-        .join(Part, Part.id == pairs.c.part_id)
-        .outerjoin(
-            StockLevel,
-            (StockLevel.location_id == pairs.c.location_id)
-            & (StockLevel.part_id == pairs.c.part_id),
-        )
-        .outerjoin(
-            ReorderRule,
-            (ReorderRule.location_id == pairs.c.location_id)
-            & (ReorderRule.part_id == pairs.c.part_id),
-        )
-        .where((on_hand > 0) | ReorderRule.part_id.is_not(None))
-        .order_by(StockLocation.code, Part.sku)
-    )
+    location_id = _own_van_id()
     if location := request.args.get("location"):
-        query = query.where(StockLocation.id == _readable(location).id)
-    elif (own := _own_van_id()) is not None:
-        query = query.where(StockLocation.id == own)
-    if sku := request.args.get("sku"):
-        query = query.where(Part.sku == sku)
-    if _flag("below_reorder"):
-        query = query.where(on_hand <= ReorderRule.reorder_point)
-    if "after" in request.args:
-        code, sku_after = _cursor(request.args["after"])
-        query = query.where(
-            (StockLocation.code > code) | ((StockLocation.code == code) & (Part.sku > sku_after))
-        )
-    found = g.db.execute(query.limit(limit + 1)).all()
+        location_id = _readable(location).id
+    found = stock_rows(
+        g.db,
+        location_id=location_id,
+        sku=request.args.get("sku") or None,
+        below_reorder=_flag("below_reorder"),
+        after=_cursor(request.args["after"]) if "after" in request.args else None,
+        limit=limit + 1,
+    )
     rows = [
         {
-            "location": location.code,
-            "sku": part.sku,
-            "name": part.name,
-            "unit": part.unit,
-            "on_hand": level.on_hand if level else 0,
-            "reserved": level.reserved if level else 0,
-            "available": level.available if level else 0,
-            "reorder_point": rule.reorder_point if rule else None,
-            "reorder_quantity": rule.reorder_quantity if rule else None,
+            "location": row.location,
+            "sku": row.sku,
+            "name": row.name,
+            "unit": row.unit,
+            "on_hand": row.on_hand,
+            "reserved": row.reserved,
+            "available": row.available,
+            "reorder_point": row.reorder_point,
+            "reorder_quantity": row.reorder_quantity,
         }
-        for location, part, level, rule in found[:limit]
+        for row in found[:limit]
     ]
-    cursor = _encode_cursor(rows[-1]["location"], rows[-1]["sku"]) if len(found) > limit else None
+    last = found[limit - 1] if len(found) > limit else None
+    cursor = _encode_cursor(last.location, last.sku) if last else None
     return {"stock": rows, "next": _next_link("inventory_api.stock", cursor)}
 
 
