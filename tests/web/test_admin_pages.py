@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from dispatch.enums import Role
-from dispatch.models import CatalogItem, DayOff, Technician, User, WorkingHours
+from dispatch.models import CatalogItem, DayOff, Event, Technician, User, WorkingHours
 from mobile_api.http import SESSIONS_KEY
 from tests.helpers import make_technician
 from tests.web.conftest import csrf_token
@@ -65,8 +65,8 @@ def test_only_administrators_open_the_pages(
 def test_an_admin_creates_a_user_and_a_bad_form_writes_nothing(
     app: Flask, admin: FlaskClient
 ) -> None:
-    """A valid form creates the account with its roles (PRG); a short password re-renders
-    with the reason by the field, 422, and no account."""
+    """A valid form creates the account with its roles (PRG), logged as the admin's change; a
+    short password re-renders with the reason by the field, 422, and no account."""
     form = {
         "username": "bo",
         "full_name": "Bo Berg",
@@ -88,6 +88,17 @@ def test_an_admin_creates_a_user_and_a_bad_form_writes_nothing(
     stored = user_named(app, "bo")
     assert stored is not None and stored.email == "bo@example.org"
     assert {r.role for r in stored.roles} == {Role.DISPATCHER, Role.WAREHOUSE}
+    actors = read(
+        app,
+        lambda s: set(
+            s.scalars(
+                select(Event.actor).where(
+                    Event.entity_type == "users", Event.entity_id == str(stored.id)
+                )
+            )
+        ),
+    )
+    assert actors == {"ada"}
     assert "Created bo (dispatcher, warehouse)." in admin.get(created.location).get_data(
         as_text=True
     )
