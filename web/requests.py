@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from dispatch.catalog import offered_items
 from dispatch.db import utcnow
+from dispatch.desk import desk_clock, is_open, request_history
 from dispatch.enums import Channel, Level, Role
 from dispatch.geocoding import CachedGeocoder
 from dispatch.intake import (
@@ -25,7 +26,7 @@ from dispatch.intake import (
     visible_request,
 )
 from dispatch.models import ServiceRequest
-from mobile_api.http import GEOCODER_KEY, login_required, problem_response
+from mobile_api.http import GEOCODER_KEY, login_required, problem_response, user_may
 
 INTAKE_ROLES = (Role.REQUESTER, Role.DISPATCHER)
 #: What the form calls each field.
@@ -44,31 +45,56 @@ def new_request() -> Any:
         try:
             created = _submit(flat_submission(request.form), Channel.WEB)
         except IntakeError as exc:
-            for error in exc.errors:
-                name = flat_name(error.field)
-                errors[name] = "; ".join(filter(None, (errors.get(name), error.message)))
-                labels[name] = label_of(error.field)
+            errors, labels = form_errors(exc)
         else:
             return redirect(url_for("requests.show_request", reference=created.reference))
-    return render_template(
-        "requests/new.html",
-        catalog=offered_items(g.db),
-        levels=list(Level),
-        form=request.form,
-        errors=errors,
-        error_labels=labels,
-        labels=FORM_LABELS,
-    ), (422 if errors else 200)
+    return render_template("requests/new.html", **form_context(errors, labels)), (
+        422 if errors else 200
+    )
+
+
+def form_errors(exc: IntakeError) -> tuple[dict[str, str], dict[str, str]]:
+    """A refused submission's messages and labels, by the form field they belong under."""
+    errors: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for error in exc.errors:
+        name = flat_name(error.field)
+        errors[name] = "; ".join(filter(None, (errors.get(name), error.message)))
+        labels[name] = label_of(error.field)
+    return errors, labels
+
+
+def form_context(errors: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+    """What ``requests/_fields.html`` reads to draw the request form again."""
+    return {
+        "catalog": offered_items(g.db),
+        "levels": list(Level),
+        "form": request.form,
+        "errors": errors,
+        "error_labels": labels,
+        "labels": FORM_LABELS,
+    }
 
 
 @bp.get("/requests/<reference>")
 @login_required(*INTAKE_ROLES)
 def show_request(reference: str) -> Any:
-    """What was recorded: reference, priority and SLA due times."""
+    """What was recorded and what became of it: site, requester, jobs, SLA due times on the
+    service area's clock, and the history from the event log (for a requester, only the
+    request's own progress)."""
     found = visible_request(g.db, reference, viewer=g.user)
     if found is None:
         return render_template("requests/missing.html", reference=reference), 404
-    return render_template("requests/show.html", service_request=found)
+    clock = desk_clock(g.db, utcnow())
+    internal = user_may(g.user, [Role.DISPATCHER])
+    return render_template(
+        "requests/show.html",
+        service_request=found,
+        clock=clock,
+        open=is_open(found),
+        internal=internal,
+        history=request_history(g.db, found, clock=clock, internal=internal),
+    )
 
 
 @bp.post("/api/v1/requests")
