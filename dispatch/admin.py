@@ -18,8 +18,17 @@ from sqlalchemy.orm import Session, selectinload
 from dispatch.devices import revoke
 from dispatch.enums import Role
 from dispatch.field_models import Device
-from dispatch.models import CatalogItem, Technician, User, UserRole, UserSession, WorkingHours
+from dispatch.models import (
+    CatalogItem,
+    Job,
+    Technician,
+    User,
+    UserRole,
+    UserSession,
+    WorkingHours,
+)
 from dispatch.planning.live import ReplanPolicy, Unavailability, technician_unavailable
+from dispatch.planning.problem import UNDER_WAY
 from dispatch.users import AccountError
 
 #: Shorter shifts are typing errors (08:00-08:10); longer ones no one works.
@@ -153,17 +162,31 @@ def set_working_hours(
     """Replace the technician's weekly shifts: ``week`` maps each weekday (0 = Monday)
     to its start and end, or None for a day not worked; flushes, never commits.
 
+    Work under way cannot go to someone else (``build_problem`` refuses a day with work
+    under way by a technician who does not work it), so a weekday with a job under way
+    keeps a shift until the job is done.
+
     Raises
     ------
     ScheduleError
-        Naming every weekday whose shift does not end after it starts, or lasts less
-        than 30 minutes or more than 16 hours; nothing is changed.
+        Naming every weekday whose shift does not end after it starts, lasts less than
+        30 minutes or more than 16 hours, or would be dropped while the technician has a
+        job under way on such a day; nothing is changed.
     """
     problems: dict[int | str, str] = {}
+    for job in session.scalars(
+        select(Job).where(Job.technician_id == technician.id, Job.status.in_(UNDER_WAY))
+    ):
+        weekday = job.service_date.weekday() if job.service_date is not None else None
+        if weekday is not None and week.get(weekday) is None:
+            problems[weekday] = (
+                f"{WEEKDAYS[weekday]}: {technician.code} has job {job.reference} under way"
+                f" on {job.service_date}; the day keeps a shift until it is done"
+            )
     for weekday, shift in sorted(week.items()):
         if not 0 <= weekday <= 6:
             raise ValueError(f"weekday {weekday} is not 0 (Monday) to 6 (Sunday)")
-        if shift is None:
+        if shift is None or weekday in problems:
             continue
         start, end = shift
         length = _minutes(end) - _minutes(start)

@@ -85,7 +85,8 @@ def test_deactivating_ends_sign_ins_but_not_ones_own(session: Session) -> None:
 
 
 def test_working_hours_are_replaced_and_a_bad_shift_changes_nothing(session: Session) -> None:
-    """A week with a shift ending before it starts, or too short, is refused whole."""
+    """A week with a shift ending before it starts, too short, or dropping a day with work
+    under way is refused whole."""
     technician = make_technician(session)  # 08:00-16:00 Monday to Friday
 
     with pytest.raises(ScheduleError) as refused:
@@ -99,6 +100,13 @@ def test_working_hours_are_replaced_and_a_bad_shift_changes_nothing(session: Ses
     assert [(h.weekday, h.start_time, h.end_time) for h in technician.working_hours] == [
         (weekday, time(8), time(16)) for weekday in range(5)
     ]
+
+    started = make_job(session, status=JobStatus.EN_ROUTE)
+    started.technician_id, started.service_date = technician.id, TODAY  # a Monday
+    with pytest.raises(ScheduleError) as refused:
+        set_working_hours(session, technician, {1: (time(8), time(16))})
+    assert set(refused.value.problems) == {0}
+    assert "J-0001 under way" in refused.value.problems[0]
 
     set_working_hours(session, technician, {0: (time(7), time(15)), 5: (time(9), time(13))})
     session.commit()
