@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -172,6 +173,8 @@ def test_working_hours_and_days_off(app: Flask, admin: FlaskClient, technician: 
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()  # no service day: UTC's clock
     bad = post(admin, f"{page}/days-off", {"day": "tomorrow", "reason": "course"}, page)
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+    # The week's form beside it still shows the stored hours.
+    assert re.search(r'name="start-5"[^>]*value="09:00"', bad.get_data(as_text=True))
     added = post(
         admin, f"{page}/days-off", {"day": tomorrow.isoformat(), "reason": "course"}, page
     )
