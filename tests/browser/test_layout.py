@@ -1,0 +1,76 @@
+"""Every page at a phone's width and by keyboard alone, on the demo's data signed in as
+the admin (who may open them all): nothing wider than the screen, every control reachable
+with Tab."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from click.testing import CliRunner
+
+from tests.browser.conftest import Visit
+from tests.browser.test_demo import DEMO_DATE
+from web.cli import DEMO_PASSWORD, cli
+
+DAY = DEMO_DATE.isoformat()
+PAGES = [
+    f"/board/{DAY}",
+    f"/map/{DAY}",
+    "/kpis",
+    "/requests/new",
+    "/account/password",
+]
+#: What takes the keyboard's focus: links, buttons and fields a person can see.
+CONTROLS = "a[href]:visible, button:visible, input:visible, select:visible, textarea:visible"
+
+
+def test_every_page_reads_at_phone_width_and_takes_the_keyboard(
+    database_url: str, visit: Callable[..., Visit]
+) -> None:
+    demo = CliRunner().invoke(
+        cli,
+        ["demo", "--no-serve", "--yes", "--plan-time-limit", "1"],
+        env={"DATABASE_URL": database_url},
+    )
+    assert demo.exit_code == 0, demo.output
+    phone, desk = visit(width=390, height=844), visit()
+    for found in (phone, desk):
+        found.page.goto(found.base + "/login")
+        found.page.fill("input[name=username]", "admin")
+        found.page.fill("input[name=password]", DEMO_PASSWORD)
+        found.page.click("main button[type=submit]")
+        found.page.wait_for_url(f"{found.base}/board/{DAY}")
+
+    too_wide, unreachable = {}, {}
+    for path in PAGES:
+        phone.page.goto(phone.base + path)
+        phone.page.wait_for_timeout(300)  # the page's script draws what it loaded
+        width = phone.page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            too_wide[path] = phone.page.evaluate(
+                "[...document.querySelectorAll('body *')]"
+                ".filter(e => e.getBoundingClientRect().right > 391)"
+                ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)"
+            )
+        missed = _not_reached_by_tab(desk, path)
+        if missed:
+            unreachable[path] = missed
+
+    assert not too_wide, f"pages wider than a 390 px screen: {too_wide}"
+    assert not unreachable, f"controls Tab never reaches: {unreachable}"
+
+
+def _not_reached_by_tab(found: Visit, path: str) -> list[str]:
+    """Tab through the page from the top; the controls that never took the focus."""
+    page = found.page
+    page.goto(found.base + path)
+    page.wait_for_timeout(300)
+    controls = page.locator(CONTROLS)
+    for _ in range(3 * controls.count() + 10):  # a date field takes three stops
+        page.keyboard.press("Tab")
+        page.evaluate("document.activeElement && document.activeElement.classList.add('tabbed')")
+    return [
+        control.evaluate("e => e.outerHTML.slice(0, 120)")
+        for control in controls.all()
+        if not control.evaluate("e => e.classList.contains('tabbed')")
+    ]
