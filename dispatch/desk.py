@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -378,7 +378,7 @@ def request_history(
         .order_by(Event.occurred_at, Event.id)
     ).all()
     words = _Words(session, clock, events)
-    entries = []
+    entries: list[HistoryEntry] = []
     for event in events:
         subject = subjects[(event.entity_type, event.entity_id)]
         if event.action == "created":
@@ -387,10 +387,26 @@ def request_history(
             changes = [words.creation(event)]
         else:
             changes = words.changes(event, None if internal else _PUBLIC)
-        if changes:
-            actor = words.actor(event) if internal else ""
-            entries.append(HistoryEntry(event.occurred_at, actor, subject, changes))
+        if not changes:
+            continue
+        entry = HistoryEntry(
+            event.occurred_at, words.actor(event) if internal else "", subject, changes
+        )
+        if entries and _same_line(entries[-1], entry, clock):
+            # One entry for what reads as one moment (triage right after intake, say).
+            entries[-1] = replace(entries[-1], changes=[*entries[-1].changes, *changes])
+        else:
+            entries.append(entry)
     return entries
+
+
+def _same_line(earlier: HistoryEntry, later: HistoryEntry, clock: Clock) -> bool:
+    """Whether two entries would show the same minute, subject and actor."""
+    return (earlier.subject, earlier.actor, clock.show(earlier.occurred_at)) == (
+        later.subject,
+        later.actor,
+        clock.show(later.occurred_at),
+    )
 
 
 class _Words:
