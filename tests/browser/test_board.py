@@ -123,3 +123,25 @@ def test_two_dispatchers_see_each_others_edits(
     expect(dana.locator("#verdict")).to_contain_text(f"Accepted: {reference} is pinned")
 
     expect(dora.locator(f".vis-item.job.pinned:has-text('{reference}')")).to_have_count(1)
+
+
+def test_a_job_is_pinned_with_the_keyboard_alone(
+    planned_day: date, visit: Callable[..., Visit]
+) -> None:
+    found = visit()
+    page = found.page
+    sign_in(found, "dana")
+    page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+    page.locator(".vis-item.job").first.wait_for()
+
+    page.focus("#job-picker")
+    page.keyboard.press("ArrowDown")  # the first routed job
+    chosen = page.input_value("#job-picker").removeprefix("job-")
+    expect(page.locator("#details h3")).to_contain_text(chosen)
+    for _ in range(3):  # to "Move to", "Move (best place)", then "Pin here"
+        page.keyboard.press("Tab")
+    expect(page.locator("#details button:focus")).to_have_text("Pin here")
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#verdict")).to_contain_text(f"Accepted: {chosen} is pinned")
+    expect(page.locator(f".vis-item.job.pinned:has-text('{chosen}')")).to_have_count(1)

@@ -13,6 +13,7 @@ const unassignedList = document.getElementById("unassigned");
 const progress = document.getElementById("progress");
 const proposalPane = document.getElementById("proposal");
 const liveState = document.getElementById("live");
+const jobPicker = document.getElementById("job-picker");
 
 let version = null; // the published version the board shows (the If-Match of edits)
 let offset = "+00:00"; // the service day's UTC offset, in which every time is shown
@@ -89,6 +90,7 @@ async function load() {
     tech.items.forEach((item, index) => shown.push(boardItem(tech, item, index)));
   }
   items.add(shown);
+  renderJobPicker();
   renderUnassigned(board.unassigned);
   if (shown.length && !fitted) {
     timeline.fit({ animation: false });
@@ -123,6 +125,31 @@ function boardItem(tech, item, index) {
   return { ...base, id: `${tech.code}-${item.kind}-${index}`, content: label, className: item.kind, selectable: false };
 }
 
+// The keyboard's way onto the timeline, whose items take no focus: pick a routed job, and
+// the details pane offers what a click would.
+function renderJobPicker() {
+  const chosen = jobPicker.value;
+  jobPicker.replaceChildren(new Option("— choose a routed job —", ""));
+  for (const tech of board.technicians) {
+    for (const item of tech.items.filter((i) => i.kind === "job")) {
+      jobPicker.add(new Option(`${item.reference} · ${tech.code} ${local(item.start)}`, `job-${item.reference}`));
+    }
+  }
+  jobPicker.value = items.get(chosen) ? chosen : "";
+}
+
+jobPicker.addEventListener("change", () => {
+  timeline.setSelection(jobPicker.value ? [jobPicker.value] : [], { focus: Boolean(jobPicker.value) });
+  showDetails(jobPicker.value);
+});
+
+function technicianPicker(label) {
+  const pick = document.createElement("select");
+  pick.setAttribute("aria-label", label);
+  for (const tech of board.technicians) pick.add(new Option(`${tech.code} ${tech.name}`, tech.code));
+  return pick;
+}
+
 function renderUnassigned(jobs) {
   unassignedList.replaceChildren();
   if (!jobs.length) {
@@ -135,9 +162,7 @@ function renderUnassigned(jobs) {
     row.className = `priority-${job.priority}`;
     const text = document.createElement("span");
     text.textContent = `${job.reference} ${job.title || ""} (${job.priority}) — ${job.reason || "not planned"}`;
-    const pick = document.createElement("select");
-    pick.setAttribute("aria-label", `Technician for ${job.reference}`);
-    for (const tech of board.technicians) pick.add(new Option(`${tech.code} ${tech.name}`, tech.code));
+    const pick = technicianPicker(`Technician for ${job.reference}`);
     const assign = button("Assign", () => edit({ action: "assign", job: job.reference, technician: pick.value }));
     const candidates = button("Candidates", () => showCandidates(job.reference));
     row.append(text, " ", pick, " ", assign, " ", candidates);
@@ -200,8 +225,14 @@ function showDetails(id) {
   const owner = item.group;
   const heading = document.createElement("h3");
   heading.textContent = item.title;
+  const target = technicianPicker(`Move ${item.job} to`);
+  target.value = owner;
   details.append(
     heading,
+    target,
+    " ",
+    button("Move (best place)", () => edit({ action: "move", job: item.job, technician: target.value })),
+    " ",
     button("Pin here", () => edit({ action: "pin", job: item.job, technician: owner, position: positionAt(owner, item.start, item.job) })),
     " ",
     button("Unpin", () => edit({ action: "unpin", job: item.job })),
