@@ -23,7 +23,6 @@ from dispatch.desk import (
     desk_clock,
     desk_filter,
     desk_requests,
-    is_open,
     record_desk_request,
 )
 from dispatch.enums import Channel, Priority, Role
@@ -107,7 +106,6 @@ def new_call() -> Any:
         seen_field=SEEN_FIELD,
         window_days=DUPLICATE_WINDOW.days,
         clock=desk_clock(g.db, utcnow()),
-        is_open=is_open,
     ), status
 
 
