@@ -185,7 +185,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from mobile_api import bp as mobile_bp
     from web import (
+        admin,
         auth,
+        desk,
         devices_api,
         dispatcher,
         events_api,
@@ -193,6 +195,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         kpis_api,
         plans_api,
         requests,
+        warehouse,
     )
 
     try:
@@ -207,6 +210,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise ConfigurationError(f"FIELDOPS_{exc}") from None
     app.register_blueprint(dispatcher.bp)
     app.register_blueprint(requests.bp)
+    app.register_blueprint(warehouse.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(plans_api.bp)
     app.register_blueprint(inventory_api.bp)
     app.register_blueprint(kpis_api.bp)

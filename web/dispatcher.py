@@ -30,8 +30,11 @@ bp = Blueprint("dispatcher", __name__)
 @bp.get("/")
 @login_required()
 def index() -> Any:
-    """Dispatchers open the most recent service day; requesters the request form."""
+    """Dispatchers open the most recent service day's board, warehouse staff the stock,
+    requesters the request form."""
     if not user_may(g.user, [Role.DISPATCHER]):
+        if g.user.has_role(Role.WAREHOUSE):
+            return redirect(url_for("warehouse.stock"))
         if g.user.has_role(Role.REQUESTER):
             return redirect(url_for("requests.new_request"))
         return render_template("home.html")

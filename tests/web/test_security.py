@@ -562,11 +562,11 @@ def test_errors_are_pages_in_the_site_layout(
 
 #: Navigation links (endpoint path -> label) each role may open.
 NAVIGATION = {
-    Role.DISPATCHER: {"Board", "KPIs", "New request", "Password"},
+    Role.DISPATCHER: {"Board", "Requests", "KPIs", "Password"},
     Role.REQUESTER: {"New request", "Password"},
     Role.TECHNICIAN: {"Password"},
-    Role.WAREHOUSE: {"Password"},
-    Role.ADMIN: {"Board", "KPIs", "New request", "Password"},
+    Role.WAREHOUSE: {"Warehouse", "Password"},
+    Role.ADMIN: {"Board", "Requests", "KPIs", "Warehouse", "Admin", "Password"},
 }
 
 
@@ -584,6 +584,28 @@ def test_navigation_offers_only_what_the_role_may_open(
     assert set(links) == NAVIGATION[role]
     for label, href in links.items():
         assert client.get(href).status_code in (200, 302), label
+
+
+#: Where each role lands after signing in (the site's root).
+LANDING = {
+    Role.DISPATCHER: "/board/",
+    Role.REQUESTER: "/requests/new",
+    Role.WAREHOUSE: "/warehouse",
+    Role.ADMIN: "/board/",
+}
+
+
+@pytest.mark.parametrize("role", list(NAVIGATION))
+def test_each_role_lands_on_its_own_page(
+    app: Flask, add_user: Callable[..., int], login: Callable[[str], FlaskClient], role: Role
+) -> None:
+    add_user("someone", role)
+    answer = login("someone").get("/")
+    if role in LANDING:
+        assert answer.status_code == 302
+        assert answer.headers["Location"].startswith(LANDING[role])
+    else:
+        assert answer.status_code == 200 and "no pages for your role" in answer.text
 
 
 def test_a_configured_map_basemap_may_serve_images_and_nothing_else(
