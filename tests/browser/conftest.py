@@ -11,6 +11,7 @@ an error (an uncaught exception, a refusal by the Content-Security-Policy). Scre
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -30,6 +32,7 @@ from dispatch.planning.jobqueue import run_local_worker
 from mobile_api.http import SESSIONS_KEY
 from tests.mobile_api.conftest import day
 from tests.web.conftest import PASSWORD, add_user, app, make_app, nominatim
+from web.cli import cli
 
 __all__ = ["add_user", "app", "day", "make_app", "nominatim"]  # fixtures used from here
 
@@ -37,6 +40,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("FIELDOPS_REQUIRE_BROWSER") == "1"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 VERDICT_STATUS = re.compile(r"Failed to load resource: .*status of (409|422)\b")
+DEMO_DATE = date.fromisoformat(
+    json.loads((Path(__file__).parents[2] / "dispatch" / "data" / "demo-day.json").read_text())[
+        "date"
+    ]
+)
 #: Milliseconds the browser waits for what a test expects to appear.
 WAIT_MS = 20_000
 
@@ -126,12 +134,19 @@ def visit(browser: Browser, served: str) -> Iterator[Callable[..., Visit]]:
     assert not errors, f"the pages reported errors: {errors}"
 
 
-def sign_in(found: Visit, username: str) -> None:
+def sign_in(found: Visit, username: str, password: str = PASSWORD) -> None:
     page = found.page
     page.goto(found.base + "/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
+
+
+def open_board(found: Visit, username: str, day: date, password: str = PASSWORD) -> Page:
+    """Sign in as a dispatcher, who lands on ``day``'s board; the page."""
+    sign_in(found, username, password)
+    found.page.wait_for_url(re.compile(rf"/board/{day.isoformat()}$"))
+    return found.page
 
 
 @pytest.fixture
@@ -139,3 +154,18 @@ def planned_day(day: date, add_user: Callable[..., int]) -> date:
     """oslo-5x30 imported, planned and published; a dispatcher ``dana``."""
     add_user("dana", Role.DISPATCHER)
     return day
+
+
+@pytest.fixture
+def demo_day(app: Flask, database_url: str, request: pytest.FixtureRequest) -> date:
+    """What ``fieldops demo`` leaves in the app's database: the demo day planned (for the
+    seconds a ``demo_plan_seconds`` mark gives, else 1) and published, the demo's logins."""
+    marked = request.node.get_closest_marker("demo_plan_seconds")
+    seconds = marked.args[0] if marked else 1
+    demo = CliRunner().invoke(
+        cli,
+        ["demo", "--no-serve", "--yes", "--plan-time-limit", str(seconds)],
+        env={"DATABASE_URL": database_url},
+    )
+    assert demo.exit_code == 0, demo.output
+    return DEMO_DATE

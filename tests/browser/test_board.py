@@ -16,7 +16,7 @@ from dispatch.accounts import link_technician
 from dispatch.enums import Role
 from dispatch.models import Job
 from mobile_api.http import SESSIONS_KEY
-from tests.browser.conftest import Visit, sign_in
+from tests.browser.conftest import Visit, open_board
 from tests.web.conftest import PASSWORD
 
 
@@ -40,8 +40,7 @@ def test_the_dispatcher_steers_the_day_on_the_board(
 ) -> None:
     found = visit()
     page = found.page
-    sign_in(found, "dana")
-    page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+    open_board(found, "dana", planned_day)
     jobs = page.locator(".vis-item.job")
     jobs.first.wait_for()
     assert jobs.count() == routed_jobs(app, planned_day)
@@ -109,8 +108,7 @@ def test_two_dispatchers_see_each_others_edits(
     boards = []
     for username in ("dana", "dora"):
         found = visit()
-        sign_in(found, username)
-        found.page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+        open_board(found, username, planned_day)
         expect(found.page.locator("#live")).to_have_text("live")
         boards.append(found.page)
     dana, dora = boards
@@ -130,8 +128,7 @@ def test_a_job_is_pinned_with_the_keyboard_alone(
 ) -> None:
     found = visit()
     page = found.page
-    sign_in(found, "dana")
-    page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+    open_board(found, "dana", planned_day)
     page.locator(".vis-item.job").first.wait_for()
 
     page.focus("#job-picker")

@@ -5,16 +5,15 @@ with Tab."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
-from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
 from dispatch.models import ServiceRequest, User
 from mobile_api.http import SESSIONS_KEY
-from tests.browser.conftest import Visit
-from tests.browser.test_demo import DEMO_DATE
-from web.cli import DEMO_PASSWORD, cli
+from tests.browser.conftest import DEMO_DATE, Visit, open_board
+from web.cli import DEMO_PASSWORD
 
 DAY = DEMO_DATE.isoformat()
 PAGES = [
@@ -48,21 +47,11 @@ CONTROLS = "a[href]:visible, button:visible, input:visible, select:visible, text
 
 
 def test_every_page_reads_at_phone_width_and_takes_the_keyboard(
-    app: Flask, database_url: str, visit: Callable[..., Visit]
+    app: Flask, demo_day: date, visit: Callable[..., Visit]
 ) -> None:
-    demo = CliRunner().invoke(
-        cli,
-        ["demo", "--no-serve", "--yes", "--plan-time-limit", "1"],
-        env={"DATABASE_URL": database_url},
-    )
-    assert demo.exit_code == 0, demo.output
     phone, desk = visit(width=390, height=844), visit()
     for found in (phone, desk):
-        found.page.goto(found.base + "/login")
-        found.page.fill("input[name=username]", "admin")
-        found.page.fill("input[name=password]", DEMO_PASSWORD)
-        found.page.click("main button[type=submit]")
-        found.page.wait_for_url(f"{found.base}/board/{DAY}")
+        open_board(found, "admin", demo_day, DEMO_PASSWORD)
 
     with app.extensions[SESSIONS_KEY]() as session:
         request = session.scalars(select(ServiceRequest.reference)).first()

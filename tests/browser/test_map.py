@@ -9,7 +9,7 @@ from datetime import date
 from flask import Flask
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Visit, sign_in
+from tests.browser.conftest import Visit, open_board, sign_in
 
 
 def test_the_map_draws_every_route_with_no_basemap(
@@ -35,8 +35,7 @@ def test_a_proposal_opens_on_the_map_before_it_is_accepted(
 ) -> None:
     found = visit()
     page = found.page
-    sign_in(found, "dana")
-    page.wait_for_url(re.compile(rf"/board/{planned_day.isoformat()}$"))
+    open_board(found, "dana", planned_day)
     page.fill("#seconds", "1")
     page.click("#optimize")
     page.click("#proposal a:text('See it on the map')")
