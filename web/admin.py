@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
@@ -102,14 +103,12 @@ def user(user_id: int) -> Any:
 def user_roles(user_id: int) -> Any:
     """Give the account exactly the roles ticked."""
     account = _user(user_id)
-    try:
+
+    def change() -> str:
         admin.set_roles(g.db, account, _roles(), by=g.user)
-    except AccountError as exc:
-        g.db.rollback()
-        return _user_page(account, {"roles": str(exc)})
-    g.db.commit()
-    flash(f"{account.username} now has the roles: {_role_names(account)}.")
-    return redirect(url_for("admin.user", user_id=user_id))
+        return f"{account.username} now has the roles: {_role_names(account)}."
+
+    return _change_user(account, "roles", change)
 
 
 @bp.post("/users/<int:user_id>/technician")
@@ -117,14 +116,12 @@ def user_roles(user_id: int) -> Any:
 def user_link(user_id: int) -> Any:
     """Let the account sign in as the technician chosen."""
     account = _user(user_id)
-    try:
+
+    def change() -> str:
         technician = link_technician(g.db, account.username, request.form.get("technician", ""))
-    except AccountError as exc:
-        g.db.rollback()
-        return _user_page(account, {"technician": str(exc)})
-    g.db.commit()
-    flash(f"{account.username} signs in as technician {technician.code} ({technician.name}).")
-    return redirect(url_for("admin.user", user_id=user_id))
+        return f"{account.username} signs in as technician {technician.code} ({technician.name})."
+
+    return _change_user(account, "technician", change)
 
 
 @bp.post("/users/<int:user_id>/technician/unlink")
@@ -132,14 +129,12 @@ def user_link(user_id: int) -> Any:
 def user_unlink(user_id: int) -> Any:
     """End the link to the account's technician (the phone then shows no jobs)."""
     account = _user(user_id)
-    try:
+
+    def change() -> str:
         technician = admin.unlink_technician(g.db, account)
-    except AccountError as exc:
-        g.db.rollback()
-        return _user_page(account, {"technician": str(exc)})
-    g.db.commit()
-    flash(f"{account.username} no longer signs in as technician {technician.code}.")
-    return redirect(url_for("admin.user", user_id=user_id))
+        return f"{account.username} no longer signs in as technician {technician.code}."
+
+    return _change_user(account, "technician", change)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -148,14 +143,27 @@ def user_active(user_id: int) -> Any:
     """Let the account sign in again, or end its sign-ins and keep it out."""
     account = _user(user_id)
     active = request.form.get("active") == "yes"
-    try:
+
+    def change() -> str:
         admin.set_active(g.db, account, active, by=g.user)
+        return (
+            f"{account.username} {'may sign in' if active else 'is deactivated and signed out'}."
+        )
+
+    return _change_user(account, "active", change)
+
+
+def _change_user(account: User, field: str, change: Callable[[], str]) -> Any:
+    """Make one change to an account: committed and its message flashed, or refused and
+    rolled back, the account's page showing the reason by ``field`` (422)."""
+    try:
+        message = change()
     except AccountError as exc:
         g.db.rollback()
-        return _user_page(account, {"active": str(exc)})
+        return _user_page(account, {field: str(exc)})
     g.db.commit()
-    flash(f"{account.username} {'may sign in' if active else 'is deactivated and signed out'}.")
-    return redirect(url_for("admin.user", user_id=user_id))
+    flash(message)
+    return redirect(url_for("admin.user", user_id=account.id))
 
 
 # -- technicians ---------------------------------------------------------------------------
