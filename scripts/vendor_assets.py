@@ -36,6 +36,7 @@ FILES = {
     ],
     "leaflet": ["dist/leaflet.js", "dist/leaflet.css", "LICENSE"],
     "chart.js": ["dist/chart.umd.min.js", "LICENSE.md"],
+    "dexie": ["dist/dexie.min.js", "LICENSE"],
 }
 
 
