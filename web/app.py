@@ -64,6 +64,9 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
+#: Images a page makes itself, which may show besides the site's own: the phone app
+#: previews a photo (``blob:``) before it is sent.
+PAGE_IMAGES = "blob: data:"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Bodies the API takes besides JSON: CSV imports, photos and signatures from the phone.
 #: A cross-site form can send none of them without a CORS preflight, which we never grant.
@@ -184,6 +187,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["may_open"] = may_open
 
     from mobile_api import bp as mobile_bp
+    from mobile_api import phone_app
     from web import (
         admin,
         auth,
@@ -219,6 +223,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(devices_api.bp)
     app.register_blueprint(events_api.bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(phone_app.bp)
     return app
 
 
@@ -282,13 +287,15 @@ def content_security_policy(tile_url: str | None) -> str:
         The tile URL is not an http(s) template with ``{z}``, ``{x}`` and ``{y}``.
     """
     if not tile_url:
-        return CONTENT_SECURITY_POLICY
+        return f"{CONTENT_SECURITY_POLICY}; img-src 'self' {PAGE_IMAGES}"
     parts = urlsplit(tile_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigurationError(f"FIELDOPS_MAP_TILE_URL must be an http(s) URL, not {tile_url!r}")
     if not all(field in tile_url for field in ("{z}", "{x}", "{y}")):
         raise ConfigurationError("FIELDOPS_MAP_TILE_URL must hold {z}, {x} and {y}")
-    return f"{CONTENT_SECURITY_POLICY}; img-src 'self' {parts.scheme}://{parts.netloc}"
+    return (
+        f"{CONTENT_SECURITY_POLICY}; img-src 'self' {parts.scheme}://{parts.netloc} {PAGE_IMAGES}"
+    )
 
 
 def _security_headers(response: Response) -> Response:
