@@ -274,15 +274,16 @@ def _items(view: _Day, technician: Technician, route: Mapping[str, Any]) -> list
         {"kind": "break", "start": _iso(start, view.zone), "end": _iso(end, view.zone)}
         for start, end in breaks
     ]
-    here, left = _home(technician), datetime.fromisoformat(route["depart"])
-    for visit in _visits(view, route):
+    visits = list(_visits(view, route))
+    # Every leg's drive at once: the travel rule's cost is per call, not per leg.
+    drives = view.travel.legs([_home(technician), *(v.location for v in visits), _end(technician)])
+    left = datetime.fromisoformat(route["depart"])
+    for visit, seconds in zip(visits, drives, strict=False):
         arrival = datetime.fromisoformat(visit.stop["arrival"])
-        items += _drive(view, here, visit.location, left, arrival, breaks)
+        items += _drive(view, int(seconds), left, arrival, breaks)
         items.append(_stop_item(view, technician, visit))
-        here, left = visit.location, datetime.fromisoformat(visit.stop["end"])
-    items += _drive(
-        view, here, _end(technician), left, datetime.fromisoformat(route["return"]), breaks
-    )
+        left = datetime.fromisoformat(visit.stop["end"])
+    items += _drive(view, int(drives[-1]), left, datetime.fromisoformat(route["return"]), breaks)
     return sorted(items, key=lambda item: datetime.fromisoformat(item["start"]))
 
 
@@ -317,15 +318,14 @@ def _stop_item(view: _Day, technician: Technician, visit: _Visit) -> dict[str, A
 
 def _drive(
     view: _Day,
-    origin: Location,
-    destination: Location,
+    seconds: int,
     left: datetime,
     arrival: datetime,
     breaks: list[tuple[datetime, datetime]],
 ) -> list[dict[str, Any]]:
-    """The travel items of one leg: its drive from ``left`` on, around breaks, until
-    ``arrival`` at the latest; none when the two places are one."""
-    remaining = timedelta(seconds=int(view.travel.matrix([origin, destination])[0, 1]))
+    """The travel items of one leg, a drive of ``seconds``: from ``left`` on, around
+    breaks, until ``arrival`` at the latest; none when the two places are one."""
+    remaining = timedelta(seconds=seconds)
     items = []
     start = left
     for pause_start, pause_end in sorted(breaks) + [(arrival, arrival)]:

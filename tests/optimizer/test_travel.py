@@ -133,3 +133,14 @@ def test_euclidean_travel_on_whole_coordinates() -> None:
     matrix = EuclideanTravel(1000).matrix([Location(0, 0), Location(3, 4), Location(3, 0)])
 
     assert matrix.tolist() == [[0, 5000, 3000], [5000, 0, 4000], [3000, 4000, 0]]
+
+
+def test_a_paths_legs_are_the_matrix_entries_of_its_consecutive_stops() -> None:
+    path = points_around(CITIES["stockholm"], 12, seed=3)
+    path.insert(5, path[4])  # a leg between one place and itself
+    model = GeodesicTravel(speed_kmh=32.0, circuity=1.35)
+
+    matrix = model.matrix(path)
+
+    assert model.legs(path).tolist() == [matrix[k, k + 1] for k in range(len(path) - 1)]
+    assert model.legs(path)[4] == 0
