@@ -113,6 +113,7 @@ async function doSignOut() {
   await signOut();
   $("#notices").replaceChildren();
   state.day = null;
+  history.replaceState(null, "", location.pathname);
   showLogin();
 }
 
@@ -477,7 +478,7 @@ async function renderJob() {
   const kept = typed(section, job.reference);
   section.dataset.job = job.reference;
   const contact = job.contact;
-  section.replaceChildren(
+  const parts = [
     backButton(),
     h("h1", {}, `${job.reference} ${job.title}`),
     h("p", { class: "status" }, STATUS_LABELS[job.status] || job.status),
@@ -548,7 +549,8 @@ async function renderJob() {
       ...job.past_visits.map((v) => h("li", {}, `${v.date || "–"} ${v.reference} ${STATUS_LABELS[v.status] || v.status}${v.technician ? ` · ${v.technician}` : ""}${v.outcome_note ? `: ${v.outcome_note}` : ""}`)),
     ),
     job.past_visits.length ? null : h("p", { class: "hint" }, "No earlier visits here."),
-  );
+  ];
+  section.replaceChildren(...parts.filter(Boolean));
   setUpSignature($("#signature", section));
   if (kept) {
     $("#note", section).value = kept.note;
