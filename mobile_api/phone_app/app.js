@@ -112,6 +112,8 @@ async function doSignOut() {
   stopLive();
   await signOut();
   $("#notices").replaceChildren();
+  $("#job").replaceChildren();
+  delete $("#job").dataset.job;
   state.day = null;
   history.replaceState(null, "", location.pathname);
   showLogin();
@@ -467,37 +469,76 @@ async function renderJob() {
   const section = $("#job");
   const stop = await findStop(state.job);
   if (!stop) {
+    delete section.dataset.job;
     section.replaceChildren(h("p", {}, `${state.job} is no longer on your route.`), backButton());
     return;
   }
   const job = overlay(stop.job, await outbox.all());
-  const van = await get("van", { parts: [] });
-  const ticks = await get(`checklist:${job.reference}`, []);
+  if (section.dataset.job !== job.reference || !$("#note", section)) {
+    section.dataset.job = job.reference;
+    section.replaceChildren(...(await jobForm(job)));
+    setUpSignature($("#signature", section));
+  }
+  // Only what the job's news changes is redrawn: what the technician is typing or
+  // drawing stays as it is.
   const allowed = outbox.NEXT[job.status] || [];
   const underWay = outbox.UNDER_WAY.includes(job.status);
-  const kept = typed(section, job.reference);
-  section.dataset.job = job.reference;
+  const van = await get("van", { parts: [] });
+  for (const button of section.querySelectorAll("button[data-status]")) {
+    button.disabled = !allowed.includes(button.dataset.status);
+  }
+  const select = $("#part-sku", section);
+  if (select.options.length === 0) fill(select, vanOptions(van)); // the van was read since
+  $("#add-part", section).disabled = !underWay || van.parts.length === 0;
+  $("#parts-hint", section).hidden = underWay;
+  fill($(".details", section), jobDetails(job, stop));
+  fill($("#parts-used", section), job.used.map((l) => h("li", { class: l.waiting ? "waiting" : null }, `Used ${l.sku} × ${l.quantity}${l.waiting ? " (waiting)" : ""}`)));
+  fill($("#notes", section), job.notes.map((n) => h("li", { class: n.waiting ? "waiting" : null }, n.body)));
+  fill($("#photos", section), (previews.get(job.reference) || []).map((src) => h("img", { src, alt: "Photo taken here", class: "preview" })));
+  const waiting = job.attachments.some((a) => a.waiting) ? ", some waiting to be sent" : "";
+  $("#attachments", section).textContent = `${job.attachments.length} photo(s) and signature(s)${waiting}`;
+  fill(
+    $("#past-visits", section),
+    job.past_visits.map((v) => h("li", {}, `${v.date || "–"} ${v.reference} ${STATUS_LABELS[v.status] || v.status}${v.technician ? ` · ${v.technician}` : ""}${v.outcome_note ? `: ${v.outcome_note}` : ""}`)),
+  );
+  $("#no-past-visits", section).hidden = job.past_visits.length > 0;
+}
+
+function vanOptions(van) {
+  return van.parts.map((p) => h("option", { value: p.sku }, `${p.sku} ${p.name} (${p.on_hand} in the van)`));
+}
+
+function fill(element, children) {
+  element.replaceChildren(...children.filter(Boolean));
+}
+
+function jobDetails(job, stop) {
   const contact = job.contact;
-  const parts = [
-    backButton(),
-    h("h1", {}, `${job.reference} ${job.title}`),
+  const site = job.site;
+  return [
     h("p", { class: "status" }, STATUS_LABELS[job.status] || job.status),
     h("p", { class: "times" }, `Planned ${clock(stop.arrival)}–${clock(stop.end)} · ETA ${clock(stop.eta)}`),
     job.window_start ? h("p", {}, `Window ${clock(job.window_start)}–${clock(job.window_end)}`) : null,
-    h("p", { class: "address" }, job.site.address || job.site.name),
+    h("p", { class: "address" }, site.address || site.name),
     contact.name || contact.phone
       ? h("p", { class: "contact" }, contact.name || "", contact.phone ? h("a", { href: `tel:${contact.phone}` }, ` ${contact.phone}`) : null)
       : null,
-    job.site.access_notes ? h("p", { class: "access" }, `Access: ${job.site.access_notes}`) : null,
+    site.access_notes ? h("p", { class: "access" }, `Access: ${site.access_notes}`) : null,
     job.description ? h("p", { class: "description" }, job.description) : null,
-    navigateLink(job.site.latitude, job.site.longitude, job.site.address || job.site.name),
-    h(
-      "div",
-      { class: "statuses" },
-      ...BUTTONS.map(([status, label]) =>
-        h("button", { type: "button", "data-status": status, disabled: !allowed.includes(status), onclick: () => setStatus(job, status) }, label),
-      ),
-    ),
+    job.parts.length ? h("p", { class: "parts" }, "To bring: ", job.parts.map((p) => `${p.sku} × ${p.quantity}`).join(", ")) : null,
+    navigateLink(site.latitude, site.longitude, site.address || site.name),
+  ];
+}
+
+/** The job's page: drawn once when the job opens; renderJob updates its changing parts. */
+async function jobForm(job) {
+  const van = await get("van", { parts: [] });
+  const ticks = await get(`checklist:${job.reference}`, []);
+  return [
+    backButton(),
+    h("h1", {}, `${job.reference} ${job.title}`),
+    h("div", { class: "details" }),
+    h("div", { class: "statuses" }, ...BUTTONS.map(([status, label]) => h("button", { type: "button", "data-status": status, onclick: () => setStatus(job, status) }, label))),
     h(
       "div",
       { id: "cannot-complete", hidden: true },
@@ -514,26 +555,25 @@ async function renderJob() {
       ),
     ),
     job.checklist.length ? null : h("p", { class: "hint" }, "No checklist for this job."),
-    h("h2", {}, "Parts"),
-    job.parts.length ? h("p", {}, "To bring: ", job.parts.map((p) => `${p.sku} × ${p.quantity}`).join(", ")) : null,
-    h("ul", { id: "parts-used" }, ...job.used.map((l) => h("li", { class: l.waiting ? "waiting" : null }, `Used ${l.sku} × ${l.quantity}${l.waiting ? " (waiting)" : ""}`))),
+    h("h2", {}, "Parts used"),
+    h("ul", { id: "parts-used" }),
     h(
       "div",
       { class: "row" },
-      h("select", { id: "part-sku", "aria-label": "Part" }, ...van.parts.map((p) => h("option", { value: p.sku }, `${p.sku} ${p.name} (${p.on_hand})`))),
+      h("select", { id: "part-sku", "aria-label": "Part" }, ...vanOptions(van)),
       h("input", { id: "part-quantity", type: "number", min: 1, max: 10000, value: 1, inputmode: "numeric", "aria-label": "Quantity" }),
-      h("button", { type: "button", id: "add-part", disabled: !underWay || van.parts.length === 0, onclick: () => addPart(job) }, "Add"),
+      h("button", { type: "button", id: "add-part", onclick: () => addPart(job) }, "Add"),
     ),
-    underWay ? null : h("p", { class: "hint" }, "Parts can be recorded once you are en route."),
+    h("p", { class: "hint", id: "parts-hint" }, "Parts can be recorded once you are en route."),
     h("h2", {}, "Notes"),
-    h("ul", { id: "notes" }, ...job.notes.map((n) => h("li", { class: n.waiting ? "waiting" : null }, n.body))),
+    h("ul", { id: "notes" }),
     h("textarea", { id: "note", rows: 3, maxlength: 4000, "aria-label": "Note" }),
     h("button", { type: "button", id: "save-note", onclick: () => saveNote(job) }, "Save note"),
     h("h2", {}, "Photo"),
     h("label", { class: "button", for: "photo" }, "Take a photo"),
     h("input", { id: "photo", type: "file", accept: "image/*", capture: "environment", class: "visually-hidden", onchange: (e) => savePhoto(job, e.target) }),
     h("div", { id: "photos" }),
-    h("p", {}, `${job.attachments.length} attachment(s)${job.attachments.some((a) => a.waiting) ? ", some waiting" : ""}`),
+    h("p", { id: "attachments" }),
     h("h2", {}, "Customer's signature"),
     h("canvas", { id: "signature", width: 340, height: 160 }),
     h(
@@ -543,36 +583,9 @@ async function renderJob() {
       h("button", { type: "button", id: "save-signature", onclick: () => saveSignature(job) }, "Save signature"),
     ),
     h("h2", {}, "Past visits"),
-    h(
-      "ul",
-      { id: "past-visits" },
-      ...job.past_visits.map((v) => h("li", {}, `${v.date || "–"} ${v.reference} ${STATUS_LABELS[v.status] || v.status}${v.technician ? ` · ${v.technician}` : ""}${v.outcome_note ? `: ${v.outcome_note}` : ""}`)),
-    ),
-    job.past_visits.length ? null : h("p", { class: "hint" }, "No earlier visits here."),
-  ];
-  section.replaceChildren(...parts.filter(Boolean));
-  setUpSignature($("#signature", section));
-  if (kept) {
-    $("#note", section).value = kept.note;
-    $("#reason", section).value = kept.reason;
-    $("#cannot-complete", section).hidden = kept.reasonHidden;
-    if (kept.drawing) {
-      $("#signature", section).getContext("2d").putImageData(kept.drawing, 0, 0);
-      signed = true;
-    }
-  }
-}
-
-/** What the technician was typing or drawing on the job, kept across a redraw. */
-function typed(section, reference) {
-  if (section.dataset.job !== reference || !$("#note", section)) return null;
-  const canvas = $("#signature", section);
-  return {
-    note: $("#note", section).value,
-    reason: $("#reason", section).value,
-    reasonHidden: $("#cannot-complete", section).hidden,
-    drawing: signed ? canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height) : null,
-  };
+    h("ul", { id: "past-visits" }),
+    h("p", { class: "hint", id: "no-past-visits" }, "No earlier visits here."),
+  ].filter(Boolean);
 }
 
 function backButton() {
@@ -652,10 +665,12 @@ async function savePhoto(job, input) {
   const file = input.files && input.files[0];
   if (!file) return;
   const blob = new Blob([await file.arrayBuffer()], { type: file.type || "image/jpeg" });
-  const url = URL.createObjectURL(blob);
+  previews.set(job.reference, [...(previews.get(job.reference) || []), URL.createObjectURL(blob)]);
   await outbox.queue("photo", job.reference, { blob });
-  $("#photos").append(h("img", { src: url, alt: "Photo waiting to be sent", class: "preview" }));
 }
+
+/** The photos taken on each job since the app opened, shown under the job (blob: URLs). */
+const previews = new Map();
 
 let signed = false;
 

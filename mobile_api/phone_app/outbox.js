@@ -106,6 +106,7 @@ function request(entry) {
 }
 
 let running = null;
+let again = false;
 let backoff = 0;
 let timer = null;
 /** Called with each change the server accepted, and its answer, to update the local copy. */
@@ -115,9 +116,21 @@ export function onSent(callback) {
   whenSent = callback;
 }
 
-/** Send what is waiting, in order; one at a time, whoever asks. */
+/** Send what is waiting, in order; one at a time, whoever asks (a change queued while a
+ * round is finishing gets a round of its own). */
 export function flush() {
-  running = running || send().catch(() => false).finally(() => (running = null));
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    let sent;
+    do {
+      again = false;
+      sent = await send().catch(() => false);
+    } while (again && sent);
+    return sent;
+  })().finally(() => (running = null));
   return running;
 }
 
