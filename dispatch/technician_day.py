@@ -4,8 +4,9 @@ The route is the published plan's (warehouse calls with what to pick up, breaks,
 restricted to the jobs still assigned to the technician; before any plan is published
 it is the assigned jobs in planned order. Each stop has its planned arrival and an
 estimate (``eta``): the plan shifted by how late the technician's latest report shows
-them, and never in the past for a stop not reached yet. Times carry the service day's
-UTC offset.
+them, and never in the past for a stop not reached yet; a stop pushed to the present
+pushes the stops after it as much (nobody reaches the third stop before the second).
+Times carry the service day's UTC offset.
 
 A route is read as a :class:`RouteSnapshot`, which gives the answer at any moment
 (only the estimates move with the clock), and :func:`route_version` names what it was
@@ -39,19 +40,23 @@ FINISHED = (JobStatus.COMPLETED, JobStatus.CANNOT_COMPLETE)
 @dataclass(frozen=True, slots=True)
 class RouteSnapshot:
     """A route as read, to be answered at a moment: the estimate of a stop not reached
-    yet is never before that moment. Read-only: answers share its parts."""
+    yet is never before that moment, nor earlier after it than the plan has it after
+    the stop before. Read-only: answers share its parts."""
 
     body: dict[str, Any]
     zone: ZoneInfo
-    #: (index in ``body["stops"]``, estimate) of each timed stop not reached yet.
+    #: (index in ``body["stops"]``, estimate) of each timed stop not reached yet, in order.
     not_reached: tuple[tuple[int, datetime], ...]
 
     def at(self, now: datetime) -> dict[str, Any]:
         """The route as answered at ``now``."""
         stops = list(self.body["stops"])
+        pushed = timedelta(0)  # how far the present has pushed the stops so far
         for index, estimate in self.not_reached:
-            if estimate < now:
-                stops[index] = {**stops[index], "eta": now.astimezone(self.zone).isoformat()}
+            pushed = max(pushed, now - estimate)
+            if pushed > timedelta(0):
+                moved = (estimate + pushed).astimezone(self.zone)
+                stops[index] = {**stops[index], "eta": moved.isoformat()}
         return {**self.body, "stops": stops}
 
 
