@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 from sqlalchemy import func, select
 
 from dispatch.accounts import link_technician
@@ -72,20 +72,12 @@ def test_a_job_worked_offline_reaches_the_server_once_and_a_replan_arrives_live(
     app: Flask, today: date, visit: Callable[..., Visit], add_user: Callable[..., int]
 ) -> None:
     code = busiest(app, today)
-    add_user("tina", Role.TECHNICIAN)
-    with app.extensions[SESSIONS_KEY].begin() as session:
-        link_technician(session, "tina", code)
     sku, stock_before = van_part(app, code)
     found = visit(*PHONE)
     page = found.page
 
     # Sign in: the day's route, one stop per job the technician has.
-    page.goto(found.base + "/tech/")
-    page.fill("form#login-form input[name=username]", "tina")
-    page.fill("form#login-form input[name=password]", PASSWORD)
-    page.click("form#login-form button[type=submit]")
-    stops = page.locator("section#route li.stop.job")
-    expect(stops).to_have_count(routed_jobs(app, today, code), timeout=WAIT_MS)
+    stops = open_app(app, found, today, add_user)
     expect(page.locator("#sync-state")).to_contain_text("online", timeout=WAIT_MS)
     assert page.evaluate(SHELL_CACHED), "no service worker took charge of /tech/"
     found.screenshot("phone-route")
@@ -182,6 +174,64 @@ def test_a_job_worked_offline_reaches_the_server_once_and_a_replan_arrives_live(
     expect(stops).to_have_count(len(expected))
     assert [stop.get_attribute("data-job") for stop in stops.all()] == expected
     expect(page.locator("ul#notices li", has_text=other).first).to_be_visible(timeout=WAIT_MS)
+
+
+def test_a_busy_server_keeps_a_change_waiting_and_a_refusal_says_why(
+    app: Flask, today: date, visit: Callable[..., Visit], add_user: Callable[..., int]
+) -> None:
+    found = visit(*PHONE)
+    page = found.page
+    job = open_app(app, found, today, add_user).first.get_attribute("data-job")
+    busy = []
+
+    def answer_busy_once(route: Route) -> None:
+        busy.append(route.request.url)
+        route.fulfill(status=503, content_type="application/problem+json", body="{}")
+        page.unroute("**/jobs/*/status", answer_busy_once)
+
+    page.route("**/jobs/*/status", answer_busy_once)
+    page.click(f"li.stop.job[data-job='{job}']")
+    set_status(page, "en_route")
+    expect(page.locator("#waiting-count")).to_have_text("0", timeout=WAIT_MS)  # sent again
+    assert len(busy) == 1
+    page.click("button#show-outbox")
+    expect(page.locator("section#outbox li.refused")).to_have_count(0)
+    # The browser logs the 503 it was answered; the app kept the change and sent it again.
+    assert all("503" in error for error in found.errors), found.errors
+    found.errors.clear()
+    with app.extensions[SESSIONS_KEY]() as session:
+        assert session.scalar(select(Job.status).where(Job.reference == job)) == (
+            JobStatus.EN_ROUTE
+        )
+
+    # More of a part than the van could ever hold: refused, with the server's reason.
+    page.click("button#show-route")
+    page.click(f"li.stop.job[data-job='{job}']")
+    page.fill("input#part-quantity", "20000")
+    page.click("button#add-part")
+    page.click("button#show-outbox")
+    refused = page.locator("section#outbox li.refused")
+    expect(refused).to_have_count(1, timeout=WAIT_MS)
+    expect(refused.locator(".reason")).not_to_be_empty()
+    refused.locator("button.discard").click()
+    expect(refused).to_have_count(0)
+
+
+def open_app(app: Flask, found: Visit, day: date, add_user: Callable[..., int]) -> Locator:
+    """Tina, linked to the day's busiest technician, signs in to the app: her route's
+    job stops, one per job she has."""
+    code = busiest(app, day)
+    add_user("tina", Role.TECHNICIAN)
+    with app.extensions[SESSIONS_KEY].begin() as session:
+        link_technician(session, "tina", code)
+    page = found.page
+    page.goto(found.base + "/tech/")
+    page.fill("form#login-form input[name=username]", "tina")
+    page.fill("form#login-form input[name=password]", PASSWORD)
+    page.click("form#login-form button[type=submit]")
+    stops = page.locator("section#route li.stop.job")
+    expect(stops).to_have_count(routed_jobs(app, day, code), timeout=WAIT_MS)
+    return stops
 
 
 def set_status(page: Page, status: str) -> None:
