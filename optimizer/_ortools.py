@@ -81,9 +81,17 @@ def improve(
     variant: SearchVariant = SearchVariant(),
     *,
     time_limit_s: float,
+    solution_limit: int | None = None,
+    repeatable: bool = False,
     progress: Progress | None = None,
 ) -> list[list[int]] | None:
-    """Best routes found for the subproblem's vehicles (network nodes), or None."""
+    """Best routes found for the subproblem's vehicles (network nodes), or None.
+
+    With ``solution_limit`` the search stops after so many solutions. When
+    ``repeatable``, nothing but the time limit depends on time, so a search that
+    stops by itself (a descent, or at its solution limit) before the time limit
+    gives the same routes run to run.
+    """
     if time_limit_s <= 0 or not sub.vehicles:
         return None
     nodes = _number_nodes(net, sub)
@@ -102,7 +110,7 @@ def improve(
     _add_sla(time_dimension, manager, net, sub)
     if progress is not None:
         _report_progress(model, net, sub, progress)
-    parameters = _search_parameters(time_limit_s, variant)
+    parameters = _search_parameters(time_limit_s, variant, solution_limit, repeatable)
     if variant.from_routes and any(sub.routes):
         model.CloseModelWithParameters(parameters)
         initial = model.ReadAssignmentFromRoutes(_as_ortools_routes(net, sub, nodes), True)
@@ -387,7 +395,7 @@ def _as_ortools_routes(net: Network, sub: Subproblem, nodes: _Nodes) -> list[lis
 
 
 def _search_parameters(
-    time_limit_s: float, variant: SearchVariant
+    time_limit_s: float, variant: SearchVariant, solution_limit: int | None, repeatable: bool
 ) -> pywrapcp.DefaultRoutingSearchParameters:
     parameters = pywrapcp.DefaultRoutingSearchParameters()
     parameters.first_solution_strategy = (
@@ -400,6 +408,12 @@ def _search_parameters(
         parameters.local_search_metaheuristic = metaheuristics.GUIDED_LOCAL_SEARCH
         parameters.guided_local_search_lambda_coefficient = variant.gls_lambda
     parameters.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if solution_limit is not None:
+        parameters.solution_limit = solution_limit
+    if repeatable:
+        # The large-neighbourhood operators' inner searches stop at 0.1 s by default: a
+        # time limit, so a loaded machine would change where the search goes.
+        parameters.lns_time_limit.CopyFrom(parameters.time_limit)
     return parameters
 
 

@@ -5,15 +5,21 @@ two searches run at once: on a small day, two different searches of the whole da
 (the best wins), each guided local search followed by ruin and recreate; on a large
 day, two disjoint groups of neighbouring technicians. Every result is re-timed by
 the exact route schedule and adopted only if the plan gets better.
+
+A repeatable run (``SolveParams.iterations``) counts each search's work instead of
+timing it, seeds each search's ruins from ``SolveParams.seed``, and runs the same
+searches in the same order whatever the number of workers, so that the same seed
+gives the same plan on any machine. The time limit then only caps the run.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from optimizer._construct import RoutesState, construct
@@ -28,7 +34,7 @@ from optimizer.eligibility import Eligibility
 GROUP_SIZE = 20
 #: Without breaks, days up to this many jobs are improved whole.
 WHOLE_DAY_JOBS = 400
-#: Rounds over all groups that the time limit is split into.
+#: Rounds over all groups that the time limit is split into (and a repeatable run makes).
 ROUNDS = 4
 #: With less time left than this, no search is worth starting.
 MIN_SEARCH_S = 0.05
@@ -49,6 +55,13 @@ GROUP_VARIANT = SearchVariant()
 GROUP_GUIDED_SHARE = 1.0
 #: After a ruin, OR-Tools' local search stops at the first local optimum.
 DESCENT = SearchVariant(gls_lambda=None)
+#: In a repeatable run, solutions a guided local search finds per iteration asked for:
+#: about what it finds in the time one round of ruin and recreate takes (oslo-5x30 and
+#: stockholm-20x120 found 8 and 30 in the time of one round).
+GUIDED_SOLUTIONS_PER_ITERATION = 10
+#: Searches a repeatable run makes side by side, whatever the number of workers (fewer
+#: workers take turns): the plan must not depend on the machine's cores.
+REPEATABLE_SIDE_BY_SIDE = 2
 
 
 def width(net: Network, workers: int, time_limit_s: float) -> int:
@@ -64,31 +77,49 @@ def width(net: Network, workers: int, time_limit_s: float) -> int:
     return min(workers, _group_count(net))
 
 
+@dataclass(frozen=True)
+class Effort:
+    """How long each search goes on: until the deadline, or for ``iterations`` (repeatable).
+
+    ``deadline`` is a ``time.monotonic()`` instant; with ``iterations`` it only caps the run.
+    ``seed`` seeds the ruins, each search's own generator derived from it.
+    """
+
+    deadline: float
+    iterations: int | None = None
+    seed: int = 0
+
+
 def improve_state(
     net: Network,
     allowed: Eligibility,
     state: RoutesState,
-    deadline: float,
+    effort: Effort,
     report: Report,
     searches: Runner,
 ) -> None:
-    """Improve ``state`` in place until ``deadline`` (a ``time.monotonic()`` instant)."""
+    """Improve ``state`` in place, as long as ``effort`` says."""
     everyone = tuple(range(len(net.problem.technicians)))
+    deadline = effort.deadline
     if deadline - time.monotonic() <= MIN_SEARCH_S:
         return  # construction only
+    side_by_side = searches.count if effort.iterations is None else REPEATABLE_SIDE_BY_SIDE
     if _whole_day(net):
         sub = subproblem(net, allowed, state, everyone)
         tasks = [
-            _Search.start(state, sub, variant, WHOLE_DAY_GUIDED_SHARE, deadline)
-            for variant in WHOLE_DAY_VARIANTS[: searches.count]
+            _Search.start(state, sub, variant, WHOLE_DAY_GUIDED_SHARE, effort, f"whole day {k}")
+            for k, variant in enumerate(WHOLE_DAY_VARIANTS[:side_by_side])
         ]
+        # In the order of the tasks, whichever finished first: of equal plans the later wins.
         for routes in searches.run(tasks, deadline - time.monotonic(), report):
             if routes is not None:
                 adopt(net, allowed, state, everyone, routes)
         report(state.score(), len(state.assigned()))
         return
-    per_group = (deadline - time.monotonic()) * searches.count / (ROUNDS * _group_count(net))
-    for batch in _batches(net, state, deadline, searches.count):
+    per_group = (deadline - time.monotonic()) * side_by_side / (ROUNDS * _group_count(net))
+    if effort.iterations is not None:
+        per_group = math.inf  # each group's search counts its solutions
+    for turn, batch in enumerate(_batches(net, state, effort, side_by_side)):
         remaining = deadline - time.monotonic()
         if remaining <= MIN_SEARCH_S:
             return
@@ -98,11 +129,14 @@ def improve_state(
             sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(batch))
             taken.update(sub.jobs)
             subs.append(sub)
-        until = time.monotonic() + min(per_group, remaining)
+        until = replace(effort, deadline=time.monotonic() + min(per_group, remaining))
         tasks = [
-            _Search.start(state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until) for sub in subs
+            _Search.start(
+                state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until, f"group {turn} {k}"
+            )
+            for k, sub in enumerate(subs)
         ]
-        results = searches.run(tasks, until - time.monotonic(), report)
+        results = searches.run(tasks, until.deadline - time.monotonic(), report)
         for sub, routes in zip(subs, results, strict=True):
             if routes is not None:
                 adopt(net, allowed, state, sub.vehicles, routes)
@@ -123,7 +157,8 @@ class _Search:
     sub: Subproblem
     variant: SearchVariant
     guided_share: float
-    deadline: float
+    effort: Effort
+    name: str  # tells its generator apart from the other searches' of the run
 
     @classmethod
     def start(
@@ -132,7 +167,8 @@ class _Search:
         sub: Subproblem,
         variant: SearchVariant,
         guided_share: float,
-        deadline: float,
+        effort: Effort,
+        name: str,
     ) -> _Search:
         copy = state.snapshot()
         return cls(
@@ -143,13 +179,24 @@ class _Search:
             sub,
             variant,
             guided_share,
-            deadline,
+            effort,
+            name,
         )
 
     def __call__(self, net: Network, allowed: Eligibility, report: Report) -> list[list[int]]:
         state = RoutesState(net, self.routes, self.timings, self.fixed, self.warehouse_left)
+        # A str seed is hashed by SHA-512, never by hash(): the same whatever PYTHONHASHSEED.
+        rng = random.Random(f"{self.effort.seed} {self.name}")
         return _search(
-            net, allowed, state, self.sub, self.variant, self.guided_share, self.deadline, report
+            net,
+            allowed,
+            state,
+            self.sub,
+            self.variant,
+            self.guided_share,
+            self.effort,
+            rng,
+            report,
         )
 
 
@@ -160,7 +207,8 @@ def _search(
     sub: Subproblem,
     variant: SearchVariant,
     guided_share: float,
-    deadline: float,
+    effort: Effort,
+    rng: random.Random,
     report: Report,
 ) -> list[list[int]]:
     """Guided local search for a share of the time, then ruin and recreate until the deadline.
@@ -169,22 +217,48 @@ def _search(
     a local optimum from what is left of ``sub``'s routes, and keeps the result
     if the plan got better. Works on a copy of ``state``; returns the best routes
     of ``sub``'s technicians. The jobs and stock offered stay those of ``sub``.
+    A repeatable run counts instead: guided local search stops after
+    ``GUIDED_SOLUTIONS_PER_ITERATION`` solutions per iteration, and there are as
+    many rounds as iterations (none when the guided search has all the time).
     """
     best = state.snapshot()
-    guided_s = guided_share * (deadline - time.monotonic())
+    deadline = effort.deadline
     relay = _relay(report, _outside(net, best, sub))
-    routes = improve(net, sub, variant, time_limit_s=guided_s, progress=relay)
+    if effort.iterations is None:
+        guided_s, guided_solutions = guided_share * (deadline - time.monotonic()), None
+        rounds: Iterable[int] = itertools.count()
+    else:
+        guided_s = deadline - time.monotonic()
+        guided_solutions = GUIDED_SOLUTIONS_PER_ITERATION * effort.iterations
+        rounds = range(effort.iterations if guided_share < 1 else 0)
+    repeatable = effort.iterations is not None
+    routes = improve(
+        net,
+        sub,
+        variant,
+        time_limit_s=guided_s,
+        solution_limit=guided_solutions,
+        repeatable=repeatable,
+        progress=relay,
+    )
     if routes is not None:
         adopt(net, allowed, best, sub.vehicles, routes)
     best_score = best.score()
-    rng = random.Random(0)  # the same ruins run to run; side-by-side searches differ by start
-    while deadline - time.monotonic() > 0.05:
+    for _ in rounds:
+        if deadline - time.monotonic() <= 0.05:
+            break
         trial = best.snapshot()
         if not ruin(trial, sub.vehicles, rng):
             break  # nothing that may move
         start_routes, break_starts = _start_routes(trial, sub.vehicles)
         trial_sub = replace(sub, routes=start_routes, break_starts=break_starts)
-        routes = improve(net, trial_sub, DESCENT, time_limit_s=deadline - time.monotonic())
+        routes = improve(
+            net,
+            trial_sub,
+            DESCENT,
+            time_limit_s=deadline - time.monotonic(),
+            repeatable=repeatable,
+        )
         if routes is None:
             continue
         adopt(net, allowed, trial, sub.vehicles, routes)
@@ -206,21 +280,24 @@ def _group_count(net: Network) -> int:
 
 
 def _batches(
-    net: Network, state: RoutesState, deadline: float, side_by_side: int
+    net: Network, state: RoutesState, effort: Effort, side_by_side: int
 ) -> Iterator[list[tuple[int, ...]]]:
     """Disjoint groups of neighbours, ``side_by_side`` at a time, round after round.
 
     OR-Tools' break constraints stop finding a first solution beyond a few dozen
     technicians, and its search slows with size; neighbouring routes are where
     jobs move anyway. Each round shifts the group boundaries by half a group so
-    that jobs can cross them. The share says in how many parts to split the time
-    left in the round.
+    that jobs can cross them. Rounds go on until the deadline, or ``ROUNDS`` of
+    them in a repeatable run.
     """
     technicians = len(net.problem.technicians)
     order = _by_bearing(net, state)
     count = _group_count(net)
     offset = 0
-    while time.monotonic() < deadline:
+    rounds = itertools.count() if effort.iterations is None else range(ROUNDS)
+    for _ in rounds:
+        if time.monotonic() >= effort.deadline:
+            return
         rotated = order[offset:] + order[:offset]
         groups = [
             tuple(sorted(rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE])) for g in range(count)

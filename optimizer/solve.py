@@ -2,9 +2,9 @@
 
 Eligibility first (who may do what, and why a job has nobody), then a fast
 constructed plan, then OR-Tools' guided local search from it for the rest of the
-time limit, in up to ``SolveParams.workers`` search processes. Whatever OR-Tools
-returns is re-timed by the same exact route schedule the construction uses, so
-times, breaks and pickups come from one place.
+time limit (or for ``SolveParams.iterations``), in up to ``SolveParams.workers``
+search processes. Whatever OR-Tools returns is re-timed by the same exact route
+schedule the construction uses, so times, breaks and pickups come from one place.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from optimizer._construct import PRIORITY_RANK, RoutesState, construct
 from optimizer._network import Network
 from optimizer._parallel import runner
 from optimizer._schedule import Timing
-from optimizer._search import improve_state, width
+from optimizer._search import REPEATABLE_SIDE_BY_SIDE, Effort, improve_state, width
 from optimizer.eligibility import Eligibility, eligibility
 from optimizer.problem import Problem
 from optimizer.solution import Reason, Route, Solution, Stop, StopKind, Unassigned
@@ -43,6 +43,15 @@ DEFAULT_MOVE_COST_MIN = 60.0
 class SolveParams:
     """How long to search, in how many processes, and whom to tell about progress.
 
+    ``iterations`` makes the run repeatable: each search does an amount of work
+    counted in iterations (an iteration is a round of ruin and recreate, and a
+    share of guided local search) instead of searching until the time limit, and
+    the same problem, ``seed`` and ``iterations`` give the same plan, whatever
+    ``workers`` and the machine's load (fewer workers take turns). The time limit
+    still caps the run; a run it stops is not repeatable. ``seed`` chooses the
+    ruins; without ``iterations`` the time limit decides how far each search gets,
+    so runs differ anyway.
+
     ``workers`` is how many searches run side by side, each in a process of its
     own; with 1 the search runs in the calling process and starts none. More
     workers than cores only share the cores. ``initial`` is a plan to start from
@@ -60,9 +69,9 @@ class SolveParams:
     ------
     ValueError
         When the time limit or the move cost is negative or not finite, or
-        ``workers`` is below 1.
+        ``workers`` or ``iterations`` is below 1, or ``seed`` is negative.
     TypeError
-        When ``workers`` is not an integer.
+        When ``workers``, ``iterations`` or ``seed`` is not an integer.
     """
 
     time_limit_s: float = 30.0
@@ -71,6 +80,8 @@ class SolveParams:
     workers: int = DEFAULT_WORKERS
     incumbent: Mapping[str, str] | None = None
     move_cost_min: float = DEFAULT_MOVE_COST_MIN
+    seed: int = 0
+    iterations: int | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.time_limit_s) or self.time_limit_s < 0:
@@ -81,10 +92,17 @@ class SolveParams:
             )
         if self.incumbent is not None:
             object.__setattr__(self, "incumbent", MappingProxyType(dict(self.incumbent)))
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int):
-            raise TypeError(f"workers must be an integer, got {self.workers!r}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        _check_whole("workers", self.workers, least=1)
+        _check_whole("seed", self.seed, least=0)
+        if self.iterations is not None:
+            _check_whole("iterations", self.iterations, least=1)
+
+
+def _check_whole(name: str, value: object, *, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, got {value}")
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
@@ -99,8 +117,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     problem
         The day to plan.
     params
-        Time limit, search processes, progress callback, a plan to start from and
-        the published plan's technician of each job, to keep them there.
+        Time limit (or iterations, for a repeatable run), search processes, progress
+        callback, a plan to start from and the published plan's technician of each
+        job, to keep them there.
 
     Returns
     -------
@@ -111,14 +130,17 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Solution:
     progress = _Progress(params.on_progress)
     net = _with_incumbent(Network.build(problem), params)
     allowed = eligibility(net)
-    deadline = progress.began + params.time_limit_s
+    effort = Effort(progress.began + params.time_limit_s, params.iterations, params.seed)
+    workers = params.workers
+    if params.iterations is not None:  # more processes than searches side by side would idle
+        workers = min(workers, REPEATABLE_SIDE_BY_SIDE)
     # Started before the first plan is built, to be ready when it is.
-    side_by_side = width(net, params.workers, deadline - time.monotonic())
+    side_by_side = width(net, workers, effort.deadline - time.monotonic())
     with runner(net, allowed, side_by_side) as searches:
         state = _start_state(net, allowed, params.initial)
         construct(net, allowed, state)
         progress.report(state.score(), len(state.assigned()))
-        improve_state(net, allowed, state, deadline, progress.report, searches)
+        improve_state(net, allowed, state, effort, progress.report, searches)
     return _solution(net, allowed, state)
 
 

@@ -58,13 +58,28 @@ LONGEST_TIME_LIMIT_S = 24 * 3600.0
     help="Seconds the optimizer may search.",
 )
 @click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    help="Search this many iterations instead of until the time limit (which still caps"
+    " the run): the same seed then gives the same plan.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the search's random choices.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     callback=output_path,
     help="Write the plan (fieldops-plan/1) here.",
 )
-def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
+def plan_command(
+    file: Path, time_limit: float, iterations: int | None, seed: int, output: Path | None
+) -> None:
     """Plan a fieldops-scenario/1 day or a Solomon instance and print the figures."""
     try:
         problem = read_problem(file)
@@ -78,7 +93,8 @@ def plan_command(file: Path, time_limit: float, output: Path | None) -> None:
         problems = exc.problems if isinstance(exc, InvalidProblem) else [str(exc)]
         raise InputError.listing(f"{file} is not a valid problem", problems) from None
     started = time.monotonic()
-    solution = solve(problem, SolveParams(time_limit_s=time_limit))
+    params = SolveParams(time_limit_s=time_limit, iterations=iterations, seed=seed)
+    solution = solve(problem, params)
     elapsed = time.monotonic() - started
     report = check(problem, solution)
     click.echo(
