@@ -44,7 +44,7 @@ class Task(Protocol[Result_co]):
 
 
 class Runner(Protocol):
-    """Runs up to ``count`` searches side by side; more tasks than that wait their turn."""
+    """Runs up to ``count`` searches side by side (``InProcess``: any number, in turn)."""
 
     @property
     def count(self) -> int: ...
@@ -82,7 +82,11 @@ def runner(net: Network, allowed: Eligibility, count: int) -> Iterator[Runner]:
 
 
 class InProcess:
-    """Runs one search at a time in the calling process: no process to start or feed."""
+    """Runs one search at a time in the calling process: no process to start or feed.
+
+    A repeatable run gives it as many searches as ``Workers`` would run side by side,
+    so that the plan does not depend on the number of workers.
+    """
 
     count = 1
 
@@ -131,18 +135,10 @@ class Workers:
     def run(
         self, tasks: Sequence[Task[Result_co]], budget_s: float, report: Report
     ) -> list[Result_co | None]:
-        """Run ``tasks`` side by side, ``count`` at a time, relaying their progress to ``report``.
+        """Run ``tasks`` side by side (at most ``count``), relaying their progress to ``report``.
 
         Results come in the order of ``tasks``, whichever search finishes first.
         """
-        results: list[Result_co | None] = []
-        for first in range(0, len(tasks), self.count):
-            results += self._run_side_by_side(tasks[first : first + self.count], budget_s, report)
-        return results
-
-    def _run_side_by_side(
-        self, tasks: Sequence[Task[Result_co]], budget_s: float, report: Report
-    ) -> list[Result_co | None]:
         self._started.result()  # raises here what starting raised
         self._runs += 1
         run = self._runs

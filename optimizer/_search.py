@@ -59,8 +59,8 @@ DESCENT = SearchVariant(gls_lambda=None)
 #: about what it finds in the time one round of ruin and recreate takes (oslo-5x30 and
 #: stockholm-20x120 found 8 and 30 in the time of one round).
 GUIDED_SOLUTIONS_PER_ITERATION = 10
-#: Searches a repeatable run makes side by side, whatever the number of workers (fewer
-#: workers take turns): the plan must not depend on the machine's cores.
+#: Searches a repeatable run makes side by side, whatever the number of workers (more
+#: would idle; one worker runs them in turn): the plan must not depend on the machine's cores.
 REPEATABLE_SIDE_BY_SIDE = 2
 
 

@@ -47,10 +47,10 @@ class SolveParams:
     counted in iterations (an iteration is a round of ruin and recreate, and a
     share of guided local search) instead of searching until the time limit, and
     the same problem, ``seed`` and ``iterations`` give the same plan, whatever
-    ``workers`` and the machine's load (fewer workers take turns). The time limit
-    still caps the run; a run it stops is not repeatable. ``seed`` chooses the
-    ruins; without ``iterations`` the time limit decides how far each search gets,
-    so runs differ anyway.
+    ``workers`` and the machine's load (one worker runs the searches in turn). The
+    time limit still caps the run; a run it stops is not repeatable. ``seed``
+    chooses the ruins; without ``iterations`` the time limit decides how far each
+    search gets, so runs differ anyway.
 
     ``workers`` is how many searches run side by side, each in a process of its
     own; with 1 the search runs in the calling process and starts none. More
