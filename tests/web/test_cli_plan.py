@@ -171,3 +171,13 @@ def test_plan_prints_why_jobs_are_left_out_grouped_by_reason(tmp_path: Path) -> 
     )
     counts = [int(line.split()[0]) for line in printed]
     assert counts == sorted(counts, reverse=True)
+
+
+def test_the_same_seed_and_iterations_write_the_same_plan(tmp_path: Path) -> None:
+    plans = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in plans:
+        result = run("plan", str(OSLO), "--iterations", "1", "--seed", "5", "-o", str(out))
+        assert result.exit_code == 0, result.output
+    assert plans[0].read_bytes() == plans[1].read_bytes()
+    refused = run("plan", str(OSLO), "--iterations", "0")
+    assert refused.exit_code == 2 and "--iterations" in refused.output
