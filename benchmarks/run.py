@@ -1,7 +1,8 @@
-"""Benchmark our engine against VROOM and the greedy dispatcher, all scored by optimizer.check.
+"""Benchmark our engine against VROOM, PyVRP and greedy dispatch, all scored by optimizer.check.
 
     python benchmarks/run.py [--time-limit 30] [--days oslo-5x30 ...]
-                             [--solomon 'C1*' 'R1*' ...] [--only ours,vroom,greedy]
+                             [--solomon 'C1*' 'R1*' ...] [--homberger '*_4_*' ...]
+                             [--only ours,vroom,pyvrp,greedy]
 
 Every solver runs in a subprocess of its own, one after another: each gets the
 whole machine and the same time limit, and its peak memory (ru_maxrss) is its own.
@@ -37,12 +38,12 @@ from optimizer import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
-SOLVERS = ("ours", "vroom", "greedy")
+SOLVERS = ("ours", "vroom", "pyvrp", "greedy")
 LETTER = {Priority.EMERGENCY: "E", Priority.HIGH: "H", Priority.NORMAL: "N", Priority.LOW: "L"}
 
 
 class Unavailable(Exception):
-    """A solver cannot run here (pyvroom missing)."""
+    """A solver cannot run here (pyvroom or pyvrp missing) or cannot state the problem."""
 
 
 def solve_ours(problem: Problem, time_limit_s: float, on_progress: ProgressCallback) -> Solution:
@@ -56,6 +57,17 @@ def solve_vroom(problem: Problem, time_limit_s: float) -> Solution:
     except ImportError as exc:
         raise Unavailable(f"pyvroom is not available ({exc})") from None
     return vroom_solution(problem, time_limit_s)
+
+
+def solve_pyvrp(problem: Problem, time_limit_s: float) -> Solution:
+    try:
+        from benchmarks.pyvrp_adapter import Inexpressible, pyvrp_solution
+    except ImportError as exc:
+        raise Unavailable(f"pyvrp is not available ({exc})") from None
+    try:
+        return pyvrp_solution(problem, time_limit_s)
+    except Inexpressible as exc:
+        raise Unavailable(str(exc)) from None
 
 
 def solve_greedy(problem: Problem) -> Solution:
@@ -79,6 +91,8 @@ def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
             solution = solve_ours(problem, time_limit_s, on_progress)
         elif solver == "vroom":
             solution = solve_vroom(problem, time_limit_s)
+        elif solver == "pyvrp":
+            solution = solve_pyvrp(problem, time_limit_s)
         else:
             solution = solve_greedy(problem)
     except Unavailable as exc:
@@ -200,13 +214,14 @@ def solomon_class(name: str) -> str:
     return match.group(0) if match else name
 
 
-def print_solomon(
-    results: dict[str, dict[str, dict[str, Any]]], bks: dict[str, float], time_limit_s: float
+def print_vrptw(
+    title: str,
+    results: dict[str, dict[str, dict[str, Any]]],
+    bks: dict[str, float],
+    time_limit_s: float,
 ) -> None:
-    print(
-        f"\nSolomon, time limit {time_limit_s:g} s "
-        "(exact distance; gap to distonly_distance of bks.csv)"
-    )
+    """One table of VRPTW runs: distance, gap to the best known, ours over PyVRP's distance."""
+    print(f"\n{title}, time limit {time_limit_s:g} s")
     header = (
         f"{'instance':<10}{'solver':<8}{'distance':>10}{'best':>10}{'gap %':>8}"
         f"{'vehicles':>9}{'wall s':>8}  feasible"
@@ -215,14 +230,18 @@ def print_solomon(
     print("-" * len(header))
     # (class, solver) -> (gap, vehicles) of each plan that serves everyone and is valid
     feasible_runs: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    ratios = []  # ours/PyVRP distance, where both served everyone validly
     for name, by_solver in results.items():
         best = bks.get(name)
+        complete = {}
         for solver, r in by_solver.items():
             label = name if solver == next(iter(by_solver)) else ""
             if r["error"]:
                 print(f"{label:<10}{solver:<8}{r['error']}")
                 continue
             feasible = r["feasible"] and r["all_served"]
+            if feasible:
+                complete[solver] = r["travel"]
             # Rounded so that a plan at the best known reads 0.00, not -0.00.
             gap = round(100 * (r["travel"] / best - 1), 2) + 0.0 if best else None
             if feasible and gap is not None:
@@ -233,6 +252,9 @@ def print_solomon(
                 f"{label:<10}{solver:<8}{_num(r['travel'], 2):>10}{_num(best, 2):>10}"
                 f"{_num(gap, 2):>8}{r['vehicles']:>9}{r['wall_s']:>8.1f}  {verdict}"
             )
+        if "ours" in complete and "pyvrp" in complete:
+            ratios.append(complete["ours"] / complete["pyvrp"])
+            print(f"    ours/PyVRP distance {ratios[-1]:.3f}")
     print("\nAverages over feasible plans: gap %, vehicles (number of instances)")
     solvers = sorted({s for _, s in feasible_runs}, key=SOLVERS.index)
     classes = sorted({c for c, _ in feasible_runs})
@@ -249,15 +271,22 @@ def print_solomon(
             vehicles = statistics.mean(v for _, v in runs) if runs else None
             cells.append(f"{solver} {_num(gap, 2):>6}% {_num(vehicles, 1):>4} ({len(runs)})")
         print(f"  {row:<5} " + "   ".join(cells))
+    if ratios:
+        print(f"  ours/PyVRP distance: mean {statistics.mean(ratios):.3f} ({len(ratios)})")
 
 
-def read_bks(path: Path) -> dict[str, float]:
+def read_bks(path: Path, column: str) -> dict[str, float]:
     with path.open(newline="") as handle:
         return {
-            row["instance"]: float(row["distonly_distance"])
-            for row in csv.DictReader(handle)
-            if row["distonly_distance"]
+            row["instance"]: float(row[column]) for row in csv.DictReader(handle) if row[column]
         }
+
+
+def _instances(folder: Path, patterns: list[str]) -> list[Path]:
+    """The instance files matching any of the name globs, once each, in name order."""
+    return sorted(
+        {p for pattern in patterns for p in folder.glob(f"{pattern.removesuffix('.txt')}.txt")}
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -276,6 +305,12 @@ def main(argv: list[str] | None = None) -> None:
         default=["C1*", "R1*", "RC1*"],
         help="instance name globs (none given: skip)",
     )
+    parser.add_argument(
+        "--homberger",
+        nargs="*",
+        default=[],
+        help="Gehring & Homberger instance name globs, e.g. '*_4_*' (default: skip)",
+    )
     parser.add_argument("--only", default=",".join(SOLVERS), help="solvers, comma-separated")
     parser.add_argument("--worker", nargs=2, metavar=("SOLVER", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -291,25 +326,34 @@ def main(argv: list[str] | None = None) -> None:
             Path(d) if d.endswith(".json") else args.data / "fieldservice" / f"{d}.json"
             for d in args.days
         ]
-    solomon = sorted(
-        {
-            p
-            for pattern in args.solomon
-            for p in (args.data / "solomon").glob(f"{pattern.removesuffix('.txt')}.txt")
-        }
-    )
+    solomon = _instances(args.data / "solomon", args.solomon)
+    homberger = _instances(args.data / "homberger", [f"*/{p}" for p in args.homberger])
     day_results = {
         day.stem: {s: run_in_subprocess(s, day, args.time_limit) for s in solvers} for day in days
     }
     if day_results:
         print_days(day_results, args.time_limit)
-    solomon_results = {
-        p.stem: {s: run_in_subprocess(s, p, args.time_limit) for s in solvers} for p in solomon
-    }
-    if solomon_results:
-        print_solomon(
-            solomon_results, read_bks(args.data / "solomon" / "bks.csv"), args.time_limit
-        )
+    for title, instances, bks, column in (
+        (
+            "Solomon (exact distance; gap to distonly_distance)",
+            solomon,
+            "solomon",
+            "distonly_distance",
+        ),
+        (
+            "Gehring & Homberger (gap to the vehicles-first bks_distance)",
+            homberger,
+            "homberger",
+            "bks_distance",
+        ),
+    ):
+        vrptw_results = {
+            p.stem: {s: run_in_subprocess(s, p, args.time_limit) for s in solvers}
+            for p in instances
+        }
+        if vrptw_results:
+            best = read_bks(args.data / bks / "bks.csv", column)
+            print_vrptw(title, vrptw_results, best, args.time_limit)
 
 
 if __name__ == "__main__":
