@@ -148,6 +148,8 @@ def route_of(session: Session, technician: Technician, day: date) -> RouteSnapsh
             if job is None:  # since reassigned, unassigned or cancelled
                 continue
             reached = job.status not in _NOT_REACHED
+            if reached:  # so were the stops before it, a warehouse call included
+                not_reached.clear()
             entry["job"] = cards[job.id]
         estimate = _estimate(stop["arrival"], delay)
         if estimate is not None and not reached:
