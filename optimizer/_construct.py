@@ -9,7 +9,7 @@ plan is valid as built, break, parts and pickups included.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +35,10 @@ class RoutesState:
     timings: list[Timing | None]
     fixed: list[int]  # how many leading visits of each route may not move
     warehouse_left: list[Counter[str]] = field(default_factory=list)
+    #: Each route's time bounds (``time_bounds``), with the route they were computed for.
+    _bounds: dict[int, tuple[list[int], np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     @classmethod
     def empty(cls, net: Network) -> RoutesState:
@@ -122,6 +126,38 @@ class RoutesState:
         self.routes[technician] = fixed
         self.timings[technician] = evaluate(self.net, technician, fixed) if fixed else None
 
+    def time_bounds(self, technician: int) -> tuple[np.ndarray, np.ndarray]:
+        """When the route can leave each place at the earliest, and reach the next at the latest.
+
+        ``leave[p]`` bounds from below when the technician can leave the p-th place
+        of [start, *route] (the start: the shift's start), ``reach[p]`` from above
+        when service at the next place (the end: arrival) may start, breaks and
+        parts left out: those only make a route later. An insertion after the p-th
+        place that these bounds refuse is infeasible, whatever the break does.
+        """
+        route = self.routes[technician]
+        cached = self._bounds.get(technician)
+        if cached is not None and cached[0] is route:
+            return cached[1], cached[2]
+        net = self.net
+        shift = net.problem.technicians[technician].shift
+        rows, service = net.rows, net.service
+        leave = [shift.start]
+        previous = net.start_node(technician)
+        for node in route:
+            start = max(leave[-1] + rows[previous][node], net.window_start[node])
+            leave.append(start + int(service[node]))
+            previous = node
+        reach = [shift.end]
+        following = net.end_node(technician)
+        for node in reversed(route):
+            latest = reach[-1] - rows[node][following] - service[node]
+            reach.append(min(latest, net.window_end[node]))
+            following = node
+        bounds = np.array(leave, dtype=np.int64), np.array(reach[::-1], dtype=np.int64)
+        self._bounds[technician] = (route, *bounds)
+        return bounds
+
     def stock_allows(self, technician: int, visits: list[int], timing: Timing) -> bool:
         """Would the warehouses have the extra parts this new version of the route picks up?"""
         before = self._current_pickups(technician)
@@ -169,12 +205,15 @@ def construct(net: Network, allowed: Eligibility, state: RoutesState | None = No
     )
     for job in order:
         insert(state, job, allowed.allowed[job])
-    _drop_idle_pickups(state)
+    drop_idle_pickups(state, range(len(state.routes)))
     return state
 
 
-def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
-    """Put ``job`` where it adds least cost among feasible places; False if there is none."""
+def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> int | None:
+    """Put ``job`` where it adds least cost among feasible places; whose route took it.
+
+    None when there is no feasible place.
+    """
     net = state.net
     candidates = _candidates_by_detour(state, job, technicians)
     best: tuple[int, int, list[int], Timing] | None = None
@@ -194,10 +233,10 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> bool:
                 best = (delta, technician, visits, timing)
             break
     if best is None:
-        return False
+        return None
     _, technician, visits, timing = best
     state.commit(technician, visits, timing)
-    return True
+    return technician
 
 
 def _candidates_by_detour(
@@ -206,10 +245,13 @@ def _candidates_by_detour(
     """Every (technician, position) where the job may go, by cost added, smallest first.
 
     The cost is the travel added, plus the move cost where the job is not the
-    technician's in the published plan.
+    technician's in the published plan. Places the routes' time bounds refuse
+    (``RoutesState.time_bounds``) are left out before any exact timing.
     """
     net = state.net
     travel = net.travel
+    window_start, window_end = int(net.window_start[job]), int(net.window_end[job])
+    service = int(net.service[job])
     owners, positions, detours = [], [], []
     for technician in technicians:
         route = state.routes[technician]
@@ -218,10 +260,16 @@ def _candidates_by_detour(
         )
         first = state.fixed[technician]
         before, after = sequence[first:-1], sequence[first + 1 :]
+        leave, reach = state.time_bounds(technician)
+        start = np.maximum(leave[first:] + travel[before, job], window_start)
+        fits = (start <= window_end) & (start + service + travel[job, after] <= reach[first:])
+        if not fits.any():
+            continue
         move = net.move_cost * net.moves(technician, [job])
-        detours.append(travel[before, job] + travel[job, after] - travel[before, after] + move)
-        owners.append(np.full(len(before), technician))
-        positions.append(np.arange(first, len(route) + 1))
+        detour = travel[before, job] + travel[job, after] - travel[before, after] + move
+        detours.append(detour[fits])
+        owners.append(np.full(int(fits.sum()), technician))
+        positions.append(np.arange(first, len(route) + 1)[fits])
     if not detours:
         return []
     detour = np.concatenate(detours)
@@ -262,10 +310,11 @@ def variants(
     ]
 
 
-def _drop_idle_pickups(state: RoutesState) -> None:
-    """Remove warehouse calls that ended up picking nothing up."""
+def drop_idle_pickups(state: RoutesState, technicians: Iterable[int]) -> None:
+    """Remove warehouse calls that ended up picking nothing up from these technicians' routes."""
     net = state.net
-    for technician, timing in enumerate(state.timings):
+    for technician in technicians:
+        timing = state.timings[technician]
         if timing is None:
             continue
         idle = {p for p, parts in timing.pickups.items() if not parts}

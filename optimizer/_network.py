@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +58,24 @@ def places(problem: Problem) -> list[Location]:
     )
 
 
+class TravelRows(dict[int, list[int]]):
+    """Rows of the travel matrix as lists, made on first use.
+
+    Indexing a numpy matrix one leg at a time costs several times what a list
+    does, and timing routes is the engine's inner loop; only the rows the routes
+    touch are made (a partial network, ``_candidates``, touches few).
+    """
+
+    def __init__(self, travel: NDArray[np.int64]) -> None:
+        super().__init__()
+        self.travel = travel
+
+    def __missing__(self, node: int) -> list[int]:
+        row: list[int] = self.travel[node].tolist()
+        self[node] = row
+        return row
+
+
 @dataclass(frozen=True)
 class Network:
     """The travel matrix and what each node needs, as plain arrays for fast loops.
@@ -103,6 +122,17 @@ class Network:
             n_jobs=len(problem.jobs),
             n_warehouses=len(problem.warehouses),
         )
+
+    @cached_property
+    def rows(self) -> TravelRows:
+        """Travel ticks as plain lists, row by row: ``rows[a][b]``, for the schedule's loops."""
+        return TravelRows(self.travel)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Search processes receive the network pickled: the rows are made again there.
+        state = dict(self.__dict__)
+        state.pop("rows", None)
+        return state
 
     def warehouse_node(self, index: int) -> int:
         return self.n_jobs + index

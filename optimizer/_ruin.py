@@ -22,12 +22,12 @@ AVERAGE_REMOVED = 10
 MAX_STRING = 10
 
 
-def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -> int:
+def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -> list[int]:
     """Remove strings of jobs near a random seed from some of ``technicians``' routes.
 
     Jobs under way (a route's fixed prefix) and warehouse calls stay; each route
     is re-timed, so the state stays valid and the removed jobs are unassigned.
-    Returns how many jobs were removed (0: none of them may move).
+    Returns the jobs removed (none: none of them may move).
     """
     net = state.net
     movable = {
@@ -44,7 +44,7 @@ def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -
         for position in positions
     }
     if not owner:
-        return 0
+        return []
     busy = [positions for positions in movable.values() if positions]
     string_cap = min(MAX_STRING, sum(len(p) for p in busy) / len(busy))
     routes_to_ruin = int(rng.uniform(1, 4 * AVERAGE_REMOVED / (1 + string_cap)))
@@ -62,8 +62,11 @@ def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -
         ruined[technician] = set(positions[first : first + length])
         if len(ruined) >= routes_to_ruin:
             break
+    removed_jobs = []
     for technician, removed in ruined.items():
-        visits = [v for p, v in enumerate(state.routes[technician]) if p not in removed]
+        route = state.routes[technician]
+        removed_jobs += [route[p] for p in sorted(removed)]
+        visits = [v for p, v in enumerate(route) if p not in removed]
         state.clear(technician)
         state.commit_valid_prefix(technician, visits)
-    return sum(len(removed) for removed in ruined.values())
+    return removed_jobs

@@ -8,7 +8,7 @@ its times, break and pickup quantities computed by this one piece of code.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from optimizer._network import Network
 
@@ -52,14 +52,13 @@ def evaluate(
         return None
     rule = tech.break_rule
     if rule is None or not visits:
-        timing = _timeline(net, technician, visits, None)
-        return None if timing is None else _finish(timing, pickups)
+        return _timeline(net, technician, visits, None, pickups)
     best = None
     for gap in _break_gaps(net, technician, visits, rule.window.end):
-        timing = _timeline(net, technician, visits, gap)
+        timing = _timeline(net, technician, visits, gap, pickups)
         if timing is not None and (best is None or _better(timing, best, net)):
             best = timing
-    return None if best is None else _finish(best, pickups)
+    return best
 
 
 def _better(a: Timing, b: Timing, net: Network) -> bool:
@@ -67,18 +66,14 @@ def _better(a: Timing, b: Timing, net: Network) -> bool:
     return (a.cost(weight), a.return_) < (b.cost(weight), b.return_)
 
 
-def _finish(timing: Timing, pickups: dict[int, dict[str, int]]) -> Timing:
-    return replace(timing, pickups=pickups)
-
-
 def _break_gaps(net: Network, technician: int, visits: Sequence[int], latest: int) -> list[int]:
     """Gaps where the break can still start in time: those reached no later than ``latest``."""
     tech = net.problem.technicians[technician]
-    travel, service, window_start = net.travel, net.service, net.window_start
+    rows, service, window_start = net.rows, net.service, net.window_start
     gaps = [0]
     time, previous = tech.shift.start, net.start_node(technician)
     for position, node in enumerate(visits):
-        time = max(time + travel[previous, node], window_start[node]) + service[node]
+        time = max(time + rows[previous][node], window_start[node]) + service[node]
         if time > latest:
             break
         gaps.append(position + 1)
@@ -87,11 +82,15 @@ def _break_gaps(net: Network, technician: int, visits: Sequence[int], latest: in
 
 
 def _timeline(
-    net: Network, technician: int, visits: Sequence[int], break_gap: int | None
+    net: Network,
+    technician: int,
+    visits: Sequence[int],
+    break_gap: int | None,
+    pickups: Mapping[int, Mapping[str, int]],
 ) -> Timing | None:
     """Earliest-start timeline with the break in ``break_gap``; None when a limit is broken."""
     tech = net.problem.technicians[technician]
-    travel, service = net.travel, net.service
+    rows, service = net.rows, net.service
     window_start, window_end, due = net.window_start, net.window_end, net.due
     rule = tech.break_rule
     arrivals, starts, ends = [], [], []
@@ -99,7 +98,7 @@ def _timeline(
     total_travel = lateness = 0
     break_start = None
     for position, node in enumerate([*visits, net.end_node(technician)]):
-        leg = int(travel[previous, node])
+        leg = rows[previous][node]
         total_travel += leg
         ready = arrival = time + leg
         if position == break_gap:
@@ -132,8 +131,9 @@ def _timeline(
     depart = tech.shift.start
     if visits and break_gap != 0:
         # Leave home as late as still arrives in time, rather than wait on site.
-        depart = max(depart, starts[0] - int(travel[net.start_node(technician), visits[0]]))
-        arrivals[0] = depart + int(travel[net.start_node(technician), visits[0]])
+        first_leg = rows[net.start_node(technician)][visits[0]]
+        depart = max(depart, starts[0] - first_leg)
+        arrivals[0] = depart + first_leg
     return Timing(
         tuple(arrivals),
         tuple(starts),
@@ -144,7 +144,7 @@ def _timeline(
         break_start,
         total_travel,
         lateness,
-        {},
+        pickups,
     )
 
 

@@ -1,10 +1,12 @@
-"""The improvement phase: OR-Tools on groups of technicians, on every search process.
+"""The improvement phase: searches side by side, one per search process.
 
-OR-Tools' routing search is single-threaded, so with two processes (``_parallel``)
-two searches run at once: on a small day, two different searches of the whole day
-(the best wins), each guided local search followed by ruin and recreate; on a large
-day, two disjoint groups of neighbouring technicians. Every result is re-timed by
-the exact route schedule and adopted only if the plan gets better.
+Searches are single-threaded, so with two processes (``_parallel``) two run at
+once. A small day is searched whole twice (the best wins): by OR-Tools (guided
+local search, then rounds of ruin and an OR-Tools descent) and by our own ruin
+and recreate (``_recreate``). A large day is split into disjoint parts of
+neighbouring technicians, one per process, each improved by ruin and recreate,
+the boundaries shifting between rounds. Every result is re-timed by the exact
+route schedule and adopted only if the plan gets better.
 
 A repeatable run (``SolveParams.iterations``) counts each search's work instead of
 timing it, seeds each search's ruins from ``SolveParams.seed``, and runs the same
@@ -19,40 +21,45 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from optimizer._construct import RoutesState, construct
 from optimizer._network import Network
 from optimizer._ortools import SearchVariant, Subproblem, improve
 from optimizer._parallel import Report, Runner
+from optimizer._recreate import ROUNDS_PER_ITERATION, Budget, ruin_and_recreate
 from optimizer._ruin import ruin
 from optimizer._schedule import Timing
 from optimizer.eligibility import Eligibility
 
-#: Technicians OR-Tools improves at once when breaks are involved (see ``_batches``).
+#: Days up to this many jobs are searched whole, OR-Tools beside our ruin and recreate;
+#: larger ones in parts, by ruin and recreate alone. (Solomon, 100 jobs, 20 s: OR-Tools
+#: won on R101 and R112, ruin and recreate on RC105; Homberger rc1_4_1, 400 jobs, 30 s:
+#: ruin and recreate 4 % shorter.)
+WHOLE_DAY_JOBS = 200
+#: With breaks, OR-Tools stops finding solutions beyond a few dozen technicians.
+WHOLE_DAY_TECHNICIANS_WITH_BREAKS = 20
+#: Rounds of ruin and recreate on a day searched in parts (also in a repeatable run):
+#: parts exchange jobs between rounds.
+PART_ROUNDS = 4
+#: Share of a large day's search time for ruin and recreate; OR-Tools has the rest.
+#: (madrid-100x600, 30 s: 0.4, 0.7 and ruin and recreate alone scored 71.1k, 71.0k, 72.8k;
+#: OR-Tools groups alone 70.0k. stockholm-200x1200: 349k at 60 s with 0.4, 366k with groups
+#: alone at 30 s.)
+RECREATE_SHARE = 0.4
+#: Technicians in a group that OR-Tools polishes on a large day, with its default guide.
 GROUP_SIZE = 20
-#: Without breaks, days up to this many jobs are improved whole.
-WHOLE_DAY_JOBS = 400
-#: Rounds over all groups that the time limit is split into (and a repeatable run makes).
-ROUNDS = 4
+GROUP_VARIANT = SearchVariant()
 #: With less time left than this, no search is worth starting.
 MIN_SEARCH_S = 0.05
-#: Whole-day searches, side by side: no single start or guide penalty wins everywhere.
-#: (Tried on Solomon R1/RC1/C1 and the two small days at 30 s: a 0.3 guide penalty in both
-#: beat 0.1 in either; 0.5 was worse.)
-WHOLE_DAY_VARIANTS = (
-    SearchVariant(gls_lambda=0.3),
-    SearchVariant(from_routes=False, gls_lambda=0.3),
-)
-
-#: Share of a whole-day search's time for guided local search before ruin and recreate.
+#: OR-Tools' search of a whole day, beside ruin and recreate: guided local search from the
+#: constructed routes, then rounds of ruin and an OR-Tools descent.
+#: (Solomon R1/RC1/C1 and the two small days at 30 s: a 0.3 guide penalty beat 0.1; 0.5 was worse.)
+WHOLE_DAY_VARIANT = SearchVariant(gls_lambda=0.3)
+#: Share of the OR-Tools search's time for guided local search before ruin and recreate.
 #: (Solomon R1/RC1 at 30 s: guided search alone stalled 5-8 % above the best known.)
 WHOLE_DAY_GUIDED_SHARE = 0.2
-#: Groups of a large day search with OR-Tools' default guide penalty, for all their time:
-#: with 1.5-3 s per group, ruin and recreate made the two large days worse.
-GROUP_VARIANT = SearchVariant()
-GROUP_GUIDED_SHARE = 1.0
 #: After a ruin, OR-Tools' local search stops at the first local optimum.
 DESCENT = SearchVariant(gls_lambda=None)
 #: In a repeatable run, solutions a guided local search finds per iteration asked for:
@@ -67,14 +74,12 @@ REPEATABLE_SIDE_BY_SIDE = 2
 def width(net: Network, workers: int, time_limit_s: float) -> int:
     """How many searches are worth running side by side on this day, with ``workers`` at most.
 
-    One when there is no time to search (no process is worth starting), at most
-    one per whole-day variant or per group of technicians.
+    One when there is no time to search (no process is worth starting); a whole
+    day has two searches (OR-Tools, ruin and recreate), a day in parts one per part.
     """
     if time_limit_s <= MIN_SEARCH_S:
         return 1
-    if _whole_day(net):
-        return min(workers, len(WHOLE_DAY_VARIANTS))
-    return min(workers, _group_count(net))
+    return min(workers, 2 if _whole_day(net) else len(net.problem.technicians))
 
 
 @dataclass(frozen=True)
@@ -106,41 +111,135 @@ def improve_state(
     side_by_side = searches.count if effort.iterations is None else REPEATABLE_SIDE_BY_SIDE
     if _whole_day(net):
         sub = subproblem(net, allowed, state, everyone)
-        tasks = [
-            _Search.start(state, sub, variant, WHOLE_DAY_GUIDED_SHARE, effort, f"whole day {k}")
-            for k, variant in enumerate(WHOLE_DAY_VARIANTS[:side_by_side])
+        tasks: list[_Search | _Recreate] = [
+            _Search.start(
+                state, sub, WHOLE_DAY_VARIANT, WHOLE_DAY_GUIDED_SHARE, effort, "ortools"
+            ),
+            _Recreate.start(state, sub, effort, "ruin and recreate"),
         ]
         # In the order of the tasks, whichever finished first: of equal plans the later wins.
-        for routes in searches.run(tasks, deadline - time.monotonic(), report):
+        for routes in searches.run(tasks[:side_by_side], deadline - time.monotonic(), report):
             if routes is not None:
                 adopt(net, allowed, state, everyone, routes)
         report(state.score(), len(state.assigned()))
         return
-    per_group = (deadline - time.monotonic()) * side_by_side / (ROUNDS * _group_count(net))
-    if effort.iterations is not None:
-        per_group = math.inf  # each group's search counts its solutions
-    for turn, batch in enumerate(_batches(net, state, effort, side_by_side)):
-        remaining = deadline - time.monotonic()
-        if remaining <= MIN_SEARCH_S:
-            return
-        subs: list[Subproblem] = []
-        taken: set[int] = set()
-        for vehicles in batch:
-            sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(batch))
-            taken.update(sub.jobs)
-            subs.append(sub)
-        until = replace(effort, deadline=time.monotonic() + min(per_group, remaining))
-        tasks = [
-            _Search.start(
-                state, sub, GROUP_VARIANT, GROUP_GUIDED_SHARE, until, f"group {turn} {k}"
-            )
-            for k, sub in enumerate(subs)
-        ]
-        results = searches.run(tasks, until.deadline - time.monotonic(), report)
-        for sub, routes in zip(subs, results, strict=True):
-            if routes is not None:
-                adopt(net, allowed, state, sub.vehicles, routes)
-        report(state.score(), len(state.assigned()))
+    _improve_in_parts(net, allowed, state, effort, report, searches, side_by_side)
+
+
+def _improve_in_parts(
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    effort: Effort,
+    report: Report,
+    searches: Runner,
+    side_by_side: int,
+) -> None:
+    """A large day: ruin and recreate on parts of the day, then OR-Tools on groups of 20.
+
+    The technicians are ordered by bearing from the day's centre. Ruin and
+    recreate takes ``RECREATE_SHARE`` of the time, in ``PART_ROUNDS`` rounds of one
+    part per search, the boundaries shifting by half a part between rounds so
+    that jobs cross them. OR-Tools' guided local search then polishes groups of
+    ``GROUP_SIZE`` neighbours, a group per search, once over the day.
+    """
+    order = _by_bearing(net, state)
+    size = -(-len(order) // side_by_side)
+    ortools_s = (1 - RECREATE_SHARE) * (effort.deadline - time.monotonic())
+    for turn in range(PART_ROUNDS):
+        remaining = effort.deadline - ortools_s - time.monotonic()
+        offset = (turn * size // 2) % len(order)
+        rotated = order[offset:] + order[:offset]
+        parts = [tuple(sorted(rotated[k * size : (k + 1) * size])) for k in range(side_by_side)]
+        until = replace(effort, deadline=time.monotonic() + remaining / (PART_ROUNDS - turn))
+        _search_parts(net, allowed, state, parts, until, report, searches, f"part {turn}", True)
+    groups = [tuple(sorted(order[g : g + GROUP_SIZE])) for g in range(0, len(order), GROUP_SIZE)]
+    for first in range(0, len(groups), side_by_side):
+        batch = groups[first : first + side_by_side]
+        remaining = effort.deadline - time.monotonic()
+        batches_left = -(-(len(groups) - first) // side_by_side)
+        until = replace(effort, deadline=time.monotonic() + remaining / batches_left)
+        _search_parts(net, allowed, state, batch, until, report, searches, f"group {first}", False)
+
+
+def _search_parts(
+    net: Network,
+    allowed: Eligibility,
+    state: RoutesState,
+    parts: list[tuple[int, ...]],
+    effort: Effort,
+    report: Report,
+    searches: Runner,
+    name: str,
+    recreate: bool,
+) -> None:
+    """Search disjoint parts of the day side by side, by ruin and recreate or by OR-Tools.
+
+    What each finds is adopted if it makes the plan better.
+    """
+    if effort.deadline - time.monotonic() <= MIN_SEARCH_S:
+        return
+    subs: list[Subproblem] = []
+    taken: set[int] = set()
+    for vehicles in parts:
+        sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(parts))
+        taken.update(sub.jobs)
+        subs.append(sub)
+    tasks: list[_Search | _Recreate] = [
+        _Recreate.start(state, sub, effort, f"{name} {k}")
+        if recreate
+        else _Search.start(state, sub, GROUP_VARIANT, 1.0, effort, f"{name} {k}")
+        for k, sub in enumerate(subs)
+    ]
+    results = searches.run(tasks, effort.deadline - time.monotonic(), report)
+    for task, routes in zip(tasks, results, strict=True):
+        if routes is not None:
+            refill = isinstance(task, _Search)
+            adopt(net, allowed, state, task.sub.vehicles, routes, refill=refill)
+    report(state.score(), len(state.assigned()))
+
+
+@dataclass(frozen=True)
+class _Recreate:
+    """One part of a large day, as sent to a search process, to improve by ruin and recreate."""
+
+    routes: list[list[int]]
+    timings: list[Timing | None]
+    fixed: list[int]
+    sub: Subproblem
+    effort: Effort
+    name: str
+
+    @classmethod
+    def start(cls, state: RoutesState, sub: Subproblem, effort: Effort, name: str) -> _Recreate:
+        copy = state.snapshot()
+        return cls(copy.routes, copy.timings, copy.fixed, sub, effort, name)
+
+    def __call__(self, net: Network, allowed: Eligibility, report: Report) -> list[list[int]]:
+        # What the warehouses have left for this part: its share, less its routes' pickups.
+        left = [Counter(stock) for stock in self.sub.stock]
+        for technician in self.sub.vehicles:
+            timing = self.timings[technician]
+            if timing is not None:
+                for position, parts in timing.pickups.items():
+                    left[self.routes[technician][position] - net.n_jobs].subtract(parts)
+        state = RoutesState(net, self.routes, self.timings, self.fixed, left)
+        rng = random.Random(f"{self.effort.seed} {self.name}")
+        rounds = None
+        if self.effort.iterations is not None:
+            rounds = self.effort.iterations * ROUNDS_PER_ITERATION
+        relay = _relay(report, _outside(net, state, self.sub))
+        ruin_and_recreate(
+            net,
+            allowed,
+            state,
+            self.sub.vehicles,
+            self.sub.jobs,
+            Budget(self.effort.deadline, rounds),
+            rng,
+            lambda score, served: relay(score, served, 0.0),
+        )
+        return [state.routes[t] for t in self.sub.vehicles]
 
 
 @dataclass(frozen=True)
@@ -272,39 +371,8 @@ def _search(
 def _whole_day(net: Network) -> bool:
     technicians = net.problem.technicians
     breaks = any(t.break_rule is not None for t in technicians)
-    return len(technicians) <= GROUP_SIZE or (not breaks and net.n_jobs <= WHOLE_DAY_JOBS)
-
-
-def _group_count(net: Network) -> int:
-    return -(-len(net.problem.technicians) // GROUP_SIZE)
-
-
-def _batches(
-    net: Network, state: RoutesState, effort: Effort, side_by_side: int
-) -> Iterator[list[tuple[int, ...]]]:
-    """Disjoint groups of neighbours, ``side_by_side`` at a time, round after round.
-
-    OR-Tools' break constraints stop finding a first solution beyond a few dozen
-    technicians, and its search slows with size; neighbouring routes are where
-    jobs move anyway. Each round shifts the group boundaries by half a group so
-    that jobs can cross them. Rounds go on until the deadline, or ``ROUNDS`` of
-    them in a repeatable run.
-    """
-    technicians = len(net.problem.technicians)
-    order = _by_bearing(net, state)
-    count = _group_count(net)
-    offset = 0
-    rounds = itertools.count() if effort.iterations is None else range(ROUNDS)
-    for _ in rounds:
-        if time.monotonic() >= effort.deadline:
-            return
-        rotated = order[offset:] + order[:offset]
-        groups = [
-            tuple(sorted(rotated[g * GROUP_SIZE : (g + 1) * GROUP_SIZE])) for g in range(count)
-        ]
-        for first in range(0, count, side_by_side):
-            yield groups[first : first + side_by_side]
-        offset = (offset + GROUP_SIZE // 2) % technicians
+    few = len(technicians) <= WHOLE_DAY_TECHNICIANS_WITH_BREAKS
+    return net.n_jobs <= WHOLE_DAY_JOBS and (few or not breaks)
 
 
 def _by_bearing(net: Network, state: RoutesState) -> list[int]:
@@ -387,10 +455,14 @@ def adopt(
     state: RoutesState,
     vehicles: tuple[int, ...],
     routes: list[list[int]],
+    *,
+    refill: bool = True,
 ) -> None:
-    """Take OR-Tools' routes for a group, each re-timed, unless the plan gets worse.
+    """Take a search's routes for a group, each re-timed, unless the plan gets worse.
 
-    Jobs a re-timed route cannot keep are inserted again wherever they fit. The model
+    With ``refill``, jobs a re-timed route cannot keep, and any other job left out,
+    are inserted again wherever they fit (OR-Tools' routes are timed by its own
+    model; a ruin and recreate's by ours already, and it tried the jobs left out). The model
     pins jobs under way to the head of their routes; routes that still do not open with
     them are refused as a whole, since keeping one old route beside the group's new ones
     would visit the jobs it shares with them twice.
@@ -408,7 +480,8 @@ def adopt(
     for technician, visits in zip(vehicles, routes, strict=True):
         visits = [v for v in visits if not (net.is_job(v) and v in elsewhere)]
         state.commit_valid_prefix(technician, visits)
-    construct(net, allowed, state)
+    if refill:
+        construct(net, allowed, state)
     if state.score() > before:
         state.restore(saved)
 

@@ -81,3 +81,13 @@ def test_bad_seed_or_iterations_are_refused(field: str, value: object, error: ty
     """Iterations are a whole number of at least one; a seed a whole number of at least zero."""
     with pytest.raises(error, match=field):
         SolveParams(**{field: value})  # type: ignore[arg-type]
+
+
+def test_a_day_searched_in_parts_is_repeatable_too() -> None:
+    """madrid-100x600 (600 jobs, breaks) goes through ruin and recreate on parts of the
+    day and OR-Tools on groups: with one search process or two, the same plan."""
+    madrid = read_problem(SCENARIOS / "madrid-100x600.json")
+    repeatable = {"time_limit_s": CAP_S, "iterations": ITERATIONS, "seed": SEED}
+    alone = _document(madrid, workers=1, **repeatable)
+    assert _document(madrid, workers=2, **repeatable) == alone
+    assert alone != _document(madrid, time_limit_s=0.0)

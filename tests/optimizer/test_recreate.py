@@ -1,0 +1,103 @@
+"""Our own ruin and recreate: it improves the plan, keeps it valid, and repeats with a seed;
+the time bounds that spare it exact timings never refuse a feasible place."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from optimizer._construct import RoutesState, _candidates_by_detour, construct
+from optimizer._network import Network
+from optimizer._recreate import Budget, ruin_and_recreate
+from optimizer._schedule import evaluate
+from optimizer.eligibility import eligibility
+from optimizer.io import read_problem
+from tests.optimizer.conftest import SCENARIOS
+
+ROUNDS = 300
+
+
+@pytest.fixture(scope="module")
+def stockholm() -> tuple[Network, RoutesState]:
+    """stockholm-20x120 as constructed: breaks, vans, warehouse calls, jobs left out."""
+    net = Network.build(read_problem(SCENARIOS / "stockholm-20x120.json"))
+    return net, construct(net, eligibility(net))
+
+
+def _search(
+    net: Network, built: RoutesState, seed: int, rounds: int = ROUNDS
+) -> tuple[RoutesState, list[float]]:
+    state = built.snapshot()
+    reported: list[float] = []
+    everyone = tuple(range(len(net.problem.technicians)))
+    ruin_and_recreate(
+        net,
+        eligibility(net),
+        state,
+        everyone,
+        range(net.n_jobs),
+        Budget(deadline=float("inf"), rounds=rounds),
+        random.Random(seed),
+        lambda score, _served: reported.append(score),
+    )
+    return state, reported
+
+
+def test_the_search_improves_the_plan_and_reports_its_best(
+    stockholm: tuple[Network, RoutesState],
+) -> None:
+    net, built = stockholm
+    state, reported = _search(net, built, seed=1)
+    assert state.score() < built.score() - 1
+    assert reported, "improvements are reported"
+    assert reported == sorted(reported, reverse=True)
+    assert reported[-1] == pytest.approx(state.score())
+
+
+def test_the_plan_stays_valid(stockholm: tuple[Network, RoutesState]) -> None:
+    """Every route timed as the schedule times it, every job once, stock accounted for."""
+    net, built = stockholm
+    state, _ = _search(net, built, seed=2)
+    picked: list[Counter[str]] = [Counter() for _ in net.problem.warehouses]
+    jobs = [v for route in state.routes for v in route if net.is_job(v)]
+    assert len(jobs) == len(set(jobs))
+    for technician, route in enumerate(state.routes):
+        timing = state.timings[technician]
+        assert timing == (evaluate(net, technician, route) if route else None)
+        if timing is not None:
+            assert all(parts for parts in timing.pickups.values()), "no idle warehouse call"
+            for position, parts in timing.pickups.items():
+                picked[route[position] - net.n_jobs].update(parts)
+    for w, house in enumerate(net.problem.warehouses):
+        assert all(n >= 0 for n in state.warehouse_left[w].values())
+        assert state.warehouse_left[w] + picked[w] == Counter(house.stock) + Counter()
+
+
+def test_the_same_seed_gives_the_same_routes(stockholm: tuple[Network, RoutesState]) -> None:
+    net, built = stockholm
+    first, _ = _search(net, built, seed=3, rounds=100)
+    again, _ = _search(net, built, seed=3, rounds=100)
+    other, _ = _search(net, built, seed=4, rounds=100)
+    assert first.routes == again.routes
+    assert other.routes != first.routes
+
+
+def test_time_bounds_keep_every_feasible_place(stockholm: tuple[Network, RoutesState]) -> None:
+    """Each place where the job fits by the exact schedule is among the candidates, and
+    places are refused: the bounds spare timings without losing a feasible place."""
+    net, built = stockholm
+    state, _ = _search(net, built, seed=5, rounds=50)
+    refused = 0
+    for job in range(0, net.n_jobs, 3):
+        technicians = [t for t in range(len(state.routes)) if job not in state.routes[t]]
+        offered = set(_candidates_by_detour(state, job, technicians))
+        for technician in technicians:
+            route = state.routes[technician]
+            for position in range(state.fixed[technician], len(route) + 1):
+                visits = [*route[:position], job, *route[position:]]
+                if (technician, position) not in offered:
+                    refused += 1
+                    assert evaluate(net, technician, visits, parts=False) is None
+    assert refused > 0
