@@ -36,7 +36,7 @@ class RoutesState:
     fixed: list[int]  # how many leading visits of each route may not move
     warehouse_left: list[Counter[str]] = field(default_factory=list)
     #: Each route's time bounds (``time_bounds``), with the route they were computed for.
-    _bounds: dict[int, tuple[list[int], np.ndarray, np.ndarray]] = field(
+    _bounds: dict[int, tuple[list[int], list[int], list[int]]] = field(
         default_factory=dict, repr=False
     )
 
@@ -126,7 +126,7 @@ class RoutesState:
         self.routes[technician] = fixed
         self.timings[technician] = evaluate(self.net, technician, fixed) if fixed else None
 
-    def time_bounds(self, technician: int) -> tuple[np.ndarray, np.ndarray]:
+    def time_bounds(self, technician: int) -> tuple[list[int], list[int]]:
         """When the route can leave each place at the earliest, and reach the next at the latest.
 
         ``leave[p]`` bounds from below when the technician can leave the p-th place
@@ -154,9 +154,9 @@ class RoutesState:
             latest = reach[-1] - rows[node][following] - service[node]
             reach.append(min(latest, net.window_end[node]))
             following = node
-        bounds = np.array(leave, dtype=np.int64), np.array(reach[::-1], dtype=np.int64)
-        self._bounds[technician] = (route, *bounds)
-        return bounds
+        reach.reverse()
+        self._bounds[technician] = (route, leave, reach)
+        return leave, reach
 
     def stock_allows(self, technician: int, visits: list[int], timing: Timing) -> bool:
         """Would the warehouses have the extra parts this new version of the route picks up?"""
@@ -249,33 +249,39 @@ def _candidates_by_detour(
     (``RoutesState.time_bounds``) are left out before any exact timing.
     """
     net = state.net
-    travel = net.travel
-    window_start, window_end = int(net.window_start[job]), int(net.window_end[job])
-    service = int(net.service[job])
-    owners, positions, detours = [], [], []
+    befores: list[int] = []
+    afters: list[int] = []
+    leaves: list[int] = []
+    reaches: list[int] = []
+    owners: list[int] = []
+    positions: list[int] = []
+    moves: list[int] = []
     for technician in technicians:
         route = state.routes[technician]
-        sequence = np.array(
-            [net.start_node(technician), *route, net.end_node(technician)], dtype=np.int64
-        )
         first = state.fixed[technician]
-        before, after = sequence[first:-1], sequence[first + 1 :]
+        sequence = [net.start_node(technician), *route, net.end_node(technician)]
+        befores += sequence[first:-1]
+        afters += sequence[first + 1 :]
         leave, reach = state.time_bounds(technician)
-        start = np.maximum(leave[first:] + travel[before, job], window_start)
-        fits = (start <= window_end) & (start + service + travel[job, after] <= reach[first:])
-        if not fits.any():
-            continue
-        move = net.move_cost * net.moves(technician, [job])
-        detour = travel[before, job] + travel[job, after] - travel[before, after] + move
-        detours.append(detour[fits])
-        owners.append(np.full(int(fits.sum()), technician))
-        positions.append(np.arange(first, len(route) + 1)[fits])
-    if not detours:
+        leaves += leave[first:]
+        reaches += reach[first:]
+        places = len(route) + 1 - first
+        owners += [technician] * places
+        positions += range(first, len(route) + 1)
+        moves += [net.move_cost * net.moves(technician, [job])] * places
+    if not owners:
         return []
-    detour = np.concatenate(detours)
-    order = np.argsort(detour, kind="stable")
-    owner, position = np.concatenate(owners)[order], np.concatenate(positions)[order]
-    return list(zip(owner.tolist(), position.tolist(), strict=True))
+    travel = net.travel
+    before, after = np.array(befores), np.array(afters)
+    to_job, from_job = travel[before, job], travel[job, after]
+    start = np.maximum(np.array(leaves) + to_job, net.window_start[job])
+    fits = (start <= net.window_end[job]) & (
+        start + net.service[job] + from_job <= np.array(reaches)
+    )
+    detour = to_job + from_job - travel[before, after] + np.array(moves)
+    feasible = np.flatnonzero(fits)
+    order = feasible[np.argsort(detour[feasible], kind="stable")].tolist()
+    return [(owners[k], positions[k]) for k in order]
 
 
 def variants(

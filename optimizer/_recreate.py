@@ -41,6 +41,11 @@ NEIGHBOUR_STARTS = 3
 #: (stockholm-200x1200, 20 s: 1.0 to 0.01 and 3.0 to 0.03 beat 0.1 to 0.001 and 0.03 to 0.0003.)
 START_TEMPERATURE = 1.0
 END_TEMPERATURE = 0.01
+#: Share of rounds that ruin around a job left out, in the routes of the technicians who
+#: could take it: a day short of specialists leaves out jobs only a few can do, and random
+#: ruins seldom make room for them in those few routes.
+MAKE_ROOM_SHARE = 0.3
+FEW_TECHNICIANS = 25
 #: Rounds of ruin and recreate per iteration of a repeatable run.
 ROUNDS_PER_ITERATION = 200
 
@@ -126,14 +131,21 @@ class _Search:
 
     def round(self, temperature: float) -> bool:
         """One ruin and recreate, kept or undone by the annealing rule; False if none can be."""
-        state = self.state
+        state, rng = self.state, self.rng
         saved = self._copy()
-        removed = ruin(state, self.vehicles, self.rng)
-        if not removed:
-            return False
+        wanted: list[int] = []
+        if self.unassigned and rng.random() < MAKE_ROOM_SHARE:
+            wanted = [rng.choice(sorted(self.unassigned))]
+            removed = ruin(state, tuple(sorted(self.allowed[wanted[0]])), rng, wanted[0])
+            if not removed:
+                return True  # the technicians who could take it have only jobs under way
+        else:
+            removed = ruin(state, self.vehicles, rng)
+            if not removed:
+                return False
         for job in removed:
             self.owner.pop(job, None)
-        for job in self._recreate_order(removed):
+        for job in self._recreate_order(removed, wanted):
             technician = insert(state, job, self._candidates(job))
             if technician is not None:
                 self.owner[job] = technician
@@ -152,14 +164,15 @@ class _Search:
         """Leave ``state`` on the best plan found."""
         self._restore(self.best)
 
-    def _recreate_order(self, removed: Sequence[int]) -> list[int]:
-        """The removed jobs and the unassigned ones nearest them, most urgent first.
+    def _recreate_order(self, removed: Sequence[int], wanted: list[int]) -> list[int]:
+        """The removed jobs, ``wanted`` and the unassigned ones nearest them, most urgent first.
 
         Within a priority, at random or tightest window first, alternately (SISR's
         sorts, with those that suit time windows).
         """
         net = self.net
-        jobs = list(removed) + self._unassigned_near(removed)
+        near = [j for j in self._unassigned_near(removed) if j not in wanted]
+        jobs = list(removed) + wanted + near
         if self.rng.random() < 0.5:
             tie = {j: self.rng.random() for j in jobs}
         else:
@@ -179,6 +192,8 @@ class _Search:
     def _candidates(self, job: int) -> list[int]:
         """Technicians whose routes hold the job's nearest jobs or who start near it."""
         allowed = self.allowed[job]
+        if len(allowed) <= FEW_TECHNICIANS:
+            return sorted(allowed)
         found = {self.owner[n] for n in self.near_jobs[job] if n in self.owner}
         found.update(self.near_starts[job])
         return sorted(found & allowed)

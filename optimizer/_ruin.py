@@ -22,8 +22,16 @@ AVERAGE_REMOVED = 10
 MAX_STRING = 10
 
 
-def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -> list[int]:
-    """Remove strings of jobs near a random seed from some of ``technicians``' routes.
+def ruin(
+    state: RoutesState,
+    technicians: tuple[int, ...],
+    rng: random.Random,
+    around: int | None = None,
+) -> list[int]:
+    """Remove strings of jobs near a seed from some of ``technicians``' routes.
+
+    The seed is ``around`` when given (a job left out, to make room for it near
+    where it is), otherwise one of the routes' jobs at random.
 
     Jobs under way (a route's fixed prefix) and warehouse calls stay; each route
     is re-timed, so the state stays valid and the removed jobs are unassigned.
@@ -48,7 +56,7 @@ def ruin(state: RoutesState, technicians: tuple[int, ...], rng: random.Random) -
     busy = [positions for positions in movable.values() if positions]
     string_cap = min(MAX_STRING, sum(len(p) for p in busy) / len(busy))
     routes_to_ruin = int(rng.uniform(1, 4 * AVERAGE_REMOVED / (1 + string_cap)))
-    seed = rng.choice(sorted(owner))
+    seed = rng.choice(sorted(owner)) if around is None else around
     jobs = np.array(sorted(owner))
     ruined: dict[int, set[int]] = {}
     for job in jobs[np.argsort(net.travel[seed, jobs], kind="stable")].tolist():

@@ -41,16 +41,11 @@ WHOLE_DAY_JOBS = 200
 #: With breaks, OR-Tools stops finding solutions beyond a few dozen technicians.
 WHOLE_DAY_TECHNICIANS_WITH_BREAKS = 20
 #: Rounds of ruin and recreate on a day searched in parts (also in a repeatable run):
-#: parts exchange jobs between rounds.
+#: parts exchange jobs between rounds. OR-Tools has no share of a large day: polishing
+#: groups of 20 technicians with it for the last 20-60 % of the time scored worse than
+#: ruin and recreate all along (madrid-100x600, 30 s: 67.3k with 60 %, 65.6k with 20 %,
+#: 64.4k with none; stockholm-200x1200, 60 s: 336.6k with 20 %, 335.0k with none).
 PART_ROUNDS = 4
-#: Share of a large day's search time for ruin and recreate; OR-Tools has the rest.
-#: (madrid-100x600, 30 s: 0.4, 0.7 and ruin and recreate alone scored 71.1k, 71.0k, 72.8k;
-#: OR-Tools groups alone 70.0k. stockholm-200x1200: 349k at 60 s with 0.4, 366k with groups
-#: alone at 30 s.)
-RECREATE_SHARE = 0.4
-#: Technicians in a group that OR-Tools polishes on a large day, with its default guide.
-GROUP_SIZE = 20
-GROUP_VARIANT = SearchVariant()
 #: With less time left than this, no search is worth starting.
 MIN_SEARCH_S = 0.05
 #: OR-Tools' search of a whole day, beside ruin and recreate: guided local search from the
@@ -135,68 +130,36 @@ def _improve_in_parts(
     searches: Runner,
     side_by_side: int,
 ) -> None:
-    """A large day: ruin and recreate on parts of the day, then OR-Tools on groups of 20.
+    """A large day: ruin and recreate on disjoint parts of the day side by side, in rounds.
 
-    The technicians are ordered by bearing from the day's centre. Ruin and
-    recreate takes ``RECREATE_SHARE`` of the time, in ``PART_ROUNDS`` rounds of one
-    part per search, the boundaries shifting by half a part between rounds so
-    that jobs cross them. OR-Tools' guided local search then polishes groups of
-    ``GROUP_SIZE`` neighbours, a group per search, once over the day.
+    The technicians are ordered by bearing from the day's centre and split into one
+    part per search; each round shifts the boundaries by half a part so that jobs
+    cross them.
     """
     order = _by_bearing(net, state)
     size = -(-len(order) // side_by_side)
-    ortools_s = (1 - RECREATE_SHARE) * (effort.deadline - time.monotonic())
     for turn in range(PART_ROUNDS):
-        remaining = effort.deadline - ortools_s - time.monotonic()
+        remaining = effort.deadline - time.monotonic()
+        if remaining <= MIN_SEARCH_S:
+            return
         offset = (turn * size // 2) % len(order)
         rotated = order[offset:] + order[:offset]
         parts = [tuple(sorted(rotated[k * size : (k + 1) * size])) for k in range(side_by_side)]
+        subs: list[Subproblem] = []
+        taken: set[int] = set()
+        for vehicles in parts:
+            sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(parts))
+            taken.update(sub.jobs)
+            subs.append(sub)
         until = replace(effort, deadline=time.monotonic() + remaining / (PART_ROUNDS - turn))
-        _search_parts(net, allowed, state, parts, until, report, searches, f"part {turn}", True)
-    groups = [tuple(sorted(order[g : g + GROUP_SIZE])) for g in range(0, len(order), GROUP_SIZE)]
-    for first in range(0, len(groups), side_by_side):
-        batch = groups[first : first + side_by_side]
-        remaining = effort.deadline - time.monotonic()
-        batches_left = -(-(len(groups) - first) // side_by_side)
-        until = replace(effort, deadline=time.monotonic() + remaining / batches_left)
-        _search_parts(net, allowed, state, batch, until, report, searches, f"group {first}", False)
-
-
-def _search_parts(
-    net: Network,
-    allowed: Eligibility,
-    state: RoutesState,
-    parts: list[tuple[int, ...]],
-    effort: Effort,
-    report: Report,
-    searches: Runner,
-    name: str,
-    recreate: bool,
-) -> None:
-    """Search disjoint parts of the day side by side, by ruin and recreate or by OR-Tools.
-
-    What each finds is adopted if it makes the plan better.
-    """
-    if effort.deadline - time.monotonic() <= MIN_SEARCH_S:
-        return
-    subs: list[Subproblem] = []
-    taken: set[int] = set()
-    for vehicles in parts:
-        sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(parts))
-        taken.update(sub.jobs)
-        subs.append(sub)
-    tasks: list[_Search | _Recreate] = [
-        _Recreate.start(state, sub, effort, f"{name} {k}")
-        if recreate
-        else _Search.start(state, sub, GROUP_VARIANT, 1.0, effort, f"{name} {k}")
-        for k, sub in enumerate(subs)
-    ]
-    results = searches.run(tasks, effort.deadline - time.monotonic(), report)
-    for task, routes in zip(tasks, results, strict=True):
-        if routes is not None:
-            refill = isinstance(task, _Search)
-            adopt(net, allowed, state, task.sub.vehicles, routes, refill=refill)
-    report(state.score(), len(state.assigned()))
+        tasks = [
+            _Recreate.start(state, sub, until, f"part {turn} {k}") for k, sub in enumerate(subs)
+        ]
+        results = searches.run(tasks, until.deadline - time.monotonic(), report)
+        for sub, routes in zip(subs, results, strict=True):
+            if routes is not None:
+                adopt(net, allowed, state, sub.vehicles, routes, refill=False)
+        report(state.score(), len(state.assigned()))
 
 
 @dataclass(frozen=True)
