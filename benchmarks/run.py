@@ -5,7 +5,8 @@
                              [--only ours,vroom,pyvrp,greedy]
 
 Every solver runs in a subprocess of its own, one after another: each gets the
-whole machine and the same time limit, and its peak memory (ru_maxrss) is its own.
+whole machine and the same time limit. Its peak memory is that of its own process
+group, the solve and its search processes together, sampled every 0.5 s.
 Wall time is measured around the solve, since VROOM overruns its timeout.
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,43 @@ def solve_greedy(problem: Problem) -> Solution:
     return greedy_solution(problem)
 
 
+class _GroupMemory(threading.Thread):
+    """The most resident memory this process group held at once, sampled from /proc.
+
+    A worker runs in a session of its own, so its group is the solve and the
+    search processes it starts (they inherit the group), nothing else.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mib = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            self.peak_mib = max(self.peak_mib, _group_rss_mib(os.getpgrp()))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _group_rss_mib(group: int) -> float:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == group:
+            total += int(fields[21]) * page
+    return total / 2**20
+
+
 def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
     """Solve one instance with one solver, check the plan, and return the figures."""
     problem = read_problem(path)
@@ -85,6 +125,8 @@ def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
         if not first:
             first.append(elapsed_s)
 
+    sampler = _GroupMemory()
+    sampler.start()
     started = time.perf_counter()
     try:
         if solver == "ours":
@@ -98,6 +140,7 @@ def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
     except Unavailable as exc:
         return {"solver": solver, "error": str(exc)}
     wall = time.perf_counter() - started
+    sampler.stop()
     report = check(problem, solution)
     totals = {p: report.served[p] + report.unserved[p] for p in Priority}
     return {
@@ -105,7 +148,9 @@ def run_one(solver: str, path: Path, time_limit_s: float) -> dict[str, Any]:
         "error": None,
         "wall_s": wall,
         "first_s": first[0] if first else None,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB on Linux
+        "peak_mib": max(
+            sampler.peak_mib, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ),
         "feasible": report.feasible,
         "violations": [v.message for v in report.violations[:3]],
         "n_violations": len(report.violations),
@@ -138,6 +183,7 @@ def run_in_subprocess(solver: str, path: Path, time_limit_s: float) -> dict[str,
             capture_output=True,
             text=True,
             timeout=10 * time_limit_s + 300,
+            start_new_session=True,  # a process group of its own, for its peak memory
         )
     except subprocess.TimeoutExpired:
         return {"solver": solver, "error": "did not finish"}

@@ -52,10 +52,15 @@ ROUNDS_PER_ITERATION = 200
 
 @dataclass(frozen=True)
 class Budget:
-    """Until when to search, or for how many rounds (a repeatable run)."""
+    """Until when to search, or for how many rounds (a repeatable run).
+
+    ``cooling``: the part of the annealing schedule this budget covers (a large
+    day is searched in rounds, and the temperature goes down once over all of them).
+    """
 
     deadline: float
     rounds: int | None = None
+    cooling: tuple[float, float] = (0.0, 1.0)
 
     def share_done(self, started: float, round_: int) -> float | None:
         """How much of the budget is spent (0 to 1), or None when it is all spent."""
@@ -86,8 +91,9 @@ def ruin_and_recreate(
     started = time.monotonic()
     round_ = 0
     while (done := budget.share_done(started, round_)) is not None:
+        cooled = budget.cooling[0] + done * (budget.cooling[1] - budget.cooling[0])
         temperature = (
-            search.scale * START_TEMPERATURE * (END_TEMPERATURE / START_TEMPERATURE) ** done
+            search.scale * START_TEMPERATURE * (END_TEMPERATURE / START_TEMPERATURE) ** cooled
         )
         if not search.round(temperature):
             break  # nothing that may move
