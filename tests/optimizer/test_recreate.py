@@ -14,7 +14,8 @@ from optimizer._recreate import Budget, ruin_and_recreate
 from optimizer._schedule import evaluate
 from optimizer.eligibility import eligibility
 from optimizer.io import read_problem
-from tests.optimizer.conftest import SCENARIOS
+from optimizer.problem import Priority
+from tests.optimizer.conftest import CENTRE, SCENARIOS, day, job, technician
 
 ROUNDS = 300
 
@@ -101,3 +102,24 @@ def test_time_bounds_keep_every_feasible_place(stockholm: tuple[Network, RoutesS
                     refused += 1
                     assert evaluate(net, technician, visits, parts=False) is None
     assert refused > 0
+
+
+def test_room_is_made_for_a_job_only_a_busy_specialist_can_do() -> None:
+    """The gas fitter's day fills with jobs anybody could do, so the gas job is left out;
+    the search moves one of them to the colleague who has room, and serves the gas job."""
+    problem = day(
+        [
+            technician("T-gas", skills={"gas"}, shift=("08:00", "12:00")),
+            technician("T-any", shift=("08:00", "12:00")),
+        ],
+        [job(f"J-{k}", CENTRE, minutes=40) for k in range(6)]
+        + [job("GAS", CENTRE, minutes=60, priority=Priority.LOW, skills={"gas"})],
+    )
+    net = Network.build(problem)
+    built = construct(net, eligibility(net))
+    gas = problem.jobs.index(problem.job("GAS"))
+    assert gas not in built.assigned(), "the construction fills the gas fitter's day first"
+
+    state, _ = _search(net, built, seed=0, rounds=200)
+    assert state.assigned() == set(range(net.n_jobs))
+    assert gas in state.routes[0]
