@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer._network import Network
 from optimizer._schedule import Timing, evaluate
@@ -26,6 +27,27 @@ CANDIDATES_COMPARED = 3
 MAX_EVALUATIONS = 80
 
 
+@dataclass(frozen=True)
+class Places:
+    """The places a job may take in one route (after its jobs under way), and time bounds.
+
+    Place ``k`` lies between ``before[k]`` and ``after[k]`` (start and end nodes
+    included) and puts the job at route position ``positions[k]``. ``leave[k]``
+    bounds from below when the technician can leave ``before[k]``, ``reach[k]``
+    from above when service at ``after[k]`` may start (at the end: arrival),
+    breaks and parts left out since they only make a route later: a place these
+    bounds refuse is infeasible, whatever the break does.
+    """
+
+    route: list[int]
+    load: int  # the route's jobs' demand
+    positions: NDArray[np.int64]
+    before: NDArray[np.int64]
+    after: NDArray[np.int64]
+    leave: NDArray[np.int64]
+    reach: NDArray[np.int64]
+
+
 @dataclass
 class RoutesState:
     """Routes under construction and what the warehouses have left."""
@@ -35,10 +57,8 @@ class RoutesState:
     timings: list[Timing | None]
     fixed: list[int]  # how many leading visits of each route may not move
     warehouse_left: list[Counter[str]] = field(default_factory=list)
-    #: Each route's time bounds (``time_bounds``), with the route they were computed for.
-    _bounds: dict[int, tuple[list[int], list[int], list[int]]] = field(
-        default_factory=dict, repr=False
-    )
+    #: Each route's places for a job (``places``), with the route they were found for.
+    _places: dict[int, Places] = field(default_factory=dict, repr=False)
 
     @classmethod
     def empty(cls, net: Network) -> RoutesState:
@@ -126,19 +146,15 @@ class RoutesState:
         self.routes[technician] = fixed
         self.timings[technician] = evaluate(self.net, technician, fixed) if fixed else None
 
-    def time_bounds(self, technician: int) -> tuple[list[int], list[int]]:
-        """When the route can leave each place at the earliest, and reach the next at the latest.
+    def places(self, technician: int) -> Places:
+        """Where a job may go in the technician's route, with the route's time bounds.
 
-        ``leave[p]`` bounds from below when the technician can leave the p-th place
-        of [start, *route] (the start: the shift's start), ``reach[p]`` from above
-        when service at the next place (the end: arrival) may start, breaks and
-        parts left out: those only make a route later. An insertion after the p-th
-        place that these bounds refuse is infeasible, whatever the break does.
+        Cached until the route changes (routes are replaced, never edited).
         """
         route = self.routes[technician]
-        cached = self._bounds.get(technician)
-        if cached is not None and cached[0] is route:
-            return cached[1], cached[2]
+        cached = self._places.get(technician)
+        if cached is not None and cached.route is route:
+            return cached
         net = self.net
         shift = net.problem.technicians[technician].shift
         rows, service = net.rows, net.service
@@ -155,8 +171,19 @@ class RoutesState:
             reach.append(min(latest, net.window_end[node]))
             following = node
         reach.reverse()
-        self._bounds[technician] = (route, leave, reach)
-        return leave, reach
+        first = self.fixed[technician]
+        sequence = [net.start_node(technician), *route, net.end_node(technician)]
+        found = Places(
+            route,
+            sum(net.problem.jobs[v].demand for v in route if net.is_job(v)),
+            np.arange(first, len(route) + 1),
+            np.array(sequence[first:-1]),
+            np.array(sequence[first + 1 :]),
+            np.array(leave[first:]),
+            np.array(reach[first:]),
+        )
+        self._places[technician] = found
+        return found
 
     def stock_allows(self, technician: int, visits: list[int], timing: Timing) -> bool:
         """Would the warehouses have the extra parts this new version of the route picks up?"""
@@ -212,14 +239,16 @@ def construct(net: Network, allowed: Eligibility, state: RoutesState | None = No
 def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> int | None:
     """Put ``job`` where it adds least cost among feasible places; whose route took it.
 
-    None when there is no feasible place.
+    None when there is no feasible place. On a plain day (``Network.plain``) the
+    first feasible place in order of travel added is the cheapest.
     """
     net = state.net
     candidates = _candidates_by_detour(state, job, technicians)
     best: tuple[int, int, list[int], Timing] | None = None
     feasible = evaluations = 0
+    compared = 1 if net.plain else CANDIDATES_COMPARED
     for technician, position in candidates:
-        if evaluations >= MAX_EVALUATIONS or feasible >= CANDIDATES_COMPARED:
+        if evaluations >= MAX_EVALUATIONS or feasible >= compared:
             break
         route = state.routes[technician]
         for visits in variants(net, technician, route, position, job):
@@ -246,42 +275,36 @@ def _candidates_by_detour(
 
     The cost is the travel added, plus the move cost where the job is not the
     technician's in the published plan. Places the routes' time bounds refuse
-    (``RoutesState.time_bounds``) are left out before any exact timing.
+    (``Places``), and routes the job would overload, are left out before any exact timing.
     """
     net = state.net
-    befores: list[int] = []
-    afters: list[int] = []
-    leaves: list[int] = []
-    reaches: list[int] = []
-    owners: list[int] = []
-    positions: list[int] = []
-    moves: list[int] = []
+    demand = net.problem.jobs[job].demand
+    found, owners = [], []
     for technician in technicians:
-        route = state.routes[technician]
-        first = state.fixed[technician]
-        sequence = [net.start_node(technician), *route, net.end_node(technician)]
-        befores += sequence[first:-1]
-        afters += sequence[first + 1 :]
-        leave, reach = state.time_bounds(technician)
-        leaves += leave[first:]
-        reaches += reach[first:]
-        places = len(route) + 1 - first
-        owners += [technician] * places
-        positions += range(first, len(route) + 1)
-        moves += [net.move_cost * net.moves(technician, [job])] * places
-    if not owners:
+        places = state.places(technician)
+        capacity = net.problem.technicians[technician].capacity
+        if capacity is None or places.load + demand <= capacity:
+            found.append(places)
+            owners.append(technician)
+    if not found:
         return []
+    owner = np.concatenate([np.full(len(p.positions), t) for t, p in zip(owners, found)])
+    position = np.concatenate([p.positions for p in found])
+    before = np.concatenate([p.before for p in found])
+    after = np.concatenate([p.after for p in found])
     travel = net.travel
-    before, after = np.array(befores), np.array(afters)
     to_job, from_job = travel[before, job], travel[job, after]
-    start = np.maximum(np.array(leaves) + to_job, net.window_start[job])
+    start = np.maximum(np.concatenate([p.leave for p in found]) + to_job, net.window_start[job])
     fits = (start <= net.window_end[job]) & (
-        start + net.service[job] + from_job <= np.array(reaches)
+        start + net.service[job] + from_job <= np.concatenate([p.reach for p in found])
     )
-    detour = to_job + from_job - travel[before, after] + np.array(moves)
+    detour = to_job + from_job - travel[before, after]
+    if net.move_cost:
+        moves = [net.move_cost * net.moves(t, [job]) for t in owners]
+        detour += np.repeat(moves, [len(p.positions) for p in found])
     feasible = np.flatnonzero(fits)
-    order = feasible[np.argsort(detour[feasible], kind="stable")].tolist()
-    return [(owners[k], positions[k]) for k in order]
+    order = feasible[np.argsort(detour[feasible], kind="stable")]
+    return list(zip(owner[order].tolist(), position[order].tolist(), strict=True))
 
 
 def variants(
@@ -326,6 +349,9 @@ def drop_idle_pickups(state: RoutesState, technicians: Iterable[int]) -> None:
         idle = {p for p, parts in timing.pickups.items() if not parts}
         if idle:
             visits = [v for p, v in enumerate(state.routes[technician]) if p not in idle]
+            if not visits:
+                state.clear(technician)  # an empty route has no timing
+                continue
             shorter = evaluate(net, technician, visits)
             if shorter is not None:
                 state.commit(technician, visits, shorter)

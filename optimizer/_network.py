@@ -128,6 +128,21 @@ class Network:
         """Travel ticks as plain lists, row by row: ``rows[a][b]``, for the schedule's loops."""
         return TravelRows(self.travel)
 
+    @cached_property
+    def plain(self) -> bool:
+        """No breaks, parts or SLA due times anywhere (a VRPTW instance, say).
+
+        Then the routes' time bounds (``_construct.Places``) are exact and the
+        travel added is all an insertion costs, so the cheapest place the bounds
+        allow that the capacity takes is the cheapest feasible one.
+        """
+        problem = self.problem
+        return (
+            all(t.break_rule is None for t in problem.technicians)
+            and not any(j.parts for j in problem.jobs)
+            and all(due is None for due in self.due)
+        )
+
     def __getstate__(self) -> dict[str, object]:
         # Search processes receive the network pickled: the rows are made again there.
         state = dict(self.__dict__)

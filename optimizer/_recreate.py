@@ -38,9 +38,11 @@ NEIGHBOUR_JOBS = 30
 #: Technicians starting nearest a job, offered it too (their routes may be empty).
 NEIGHBOUR_STARTS = 3
 #: Start and end temperature of the annealing, as shares of the mean cost per job served.
-#: (stockholm-200x1200, 20 s: 1.0 to 0.01 and 3.0 to 0.03 beat 0.1 to 0.001 and 0.03 to 0.0003.)
-START_TEMPERATURE = 1.0
-END_TEMPERATURE = 0.01
+#: (One search, 25-30 s: Homberger rc1_4_1 8,882 with 3.0 to 0.03, 8,931 with 10 to 0.1,
+#: 8,973 with 1.0 to 0.01, 9,009 with 0.3 to 0.003; stockholm-200x1200 345k with 3.0, 349k
+#: with 1.0; madrid-100x600 69.3k with 3.0, 68.0k with 1.0, runs differing by ~1.5k.)
+START_TEMPERATURE = 3.0
+END_TEMPERATURE = 0.03
 #: Share of rounds that ruin around a job left out, in the routes of the technicians who
 #: could take it: a day short of specialists leaves out jobs only a few can do, and random
 #: ruins seldom make room for them in those few routes.

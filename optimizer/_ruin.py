@@ -38,34 +38,27 @@ def ruin(
     Returns the jobs removed (none: none of them may move).
     """
     net = state.net
-    movable = {
-        technician: [
-            position
-            for position in range(state.fixed[technician], len(state.routes[technician]))
-            if net.is_job(state.routes[technician][position])
-        ]
-        for technician in technicians
-    }
-    owner = {
-        state.routes[technician][position]: technician
-        for technician, positions in movable.items()
-        for position in positions
-    }
+    owner: dict[int, int] = {}
+    for technician in technicians:
+        route = state.routes[technician]
+        for visit in route[state.fixed[technician] :]:
+            if net.is_job(visit):
+                owner[visit] = technician
     if not owner:
         return []
-    busy = [positions for positions in movable.values() if positions]
-    string_cap = min(MAX_STRING, sum(len(p) for p in busy) / len(busy))
+    string_cap = min(MAX_STRING, len(owner) / len(set(owner.values())))
     routes_to_ruin = int(rng.uniform(1, 4 * AVERAGE_REMOVED / (1 + string_cap)))
-    seed = rng.choice(sorted(owner)) if around is None else around
-    jobs = np.array(sorted(owner))
+    jobs = np.fromiter(owner, dtype=np.int64, count=len(owner))
+    seed = int(jobs[rng.randrange(len(jobs))]) if around is None else around
     ruined: dict[int, set[int]] = {}
     for job in jobs[np.argsort(net.travel[seed, jobs], kind="stable")].tolist():
         technician = owner[job]
         if technician in ruined:
             continue
-        positions = movable[technician]
+        route = state.routes[technician]
+        positions = [p for p in range(state.fixed[technician], len(route)) if net.is_job(route[p])]
         length = int(rng.uniform(1, min(len(positions), string_cap) + 1))
-        at = positions.index(state.routes[technician].index(job))
+        at = positions.index(route.index(job))
         first = rng.randint(max(0, at - length + 1), min(at, len(positions) - length))
         ruined[technician] = set(positions[first : first + length])
         if len(ruined) >= routes_to_ruin:
