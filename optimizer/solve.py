@@ -1,10 +1,11 @@
 """``solve``: one problem in, one plan out.
 
 Eligibility first (who may do what, and why a job has nobody), then a fast
-constructed plan, then OR-Tools' guided local search from it for the rest of the
-time limit (or for ``SolveParams.iterations``), in up to ``SolveParams.workers``
-search processes. Whatever OR-Tools returns is re-timed by the same exact route
-schedule the construction uses, so times, breaks and pickups come from one place.
+constructed plan, then searches from it for the rest of the time limit (or for
+``SolveParams.iterations``), in up to ``SolveParams.workers`` search processes:
+our ruin and recreate, and on days up to 400 jobs OR-Tools beside it (``_search``).
+Whatever a search returns is re-timed by the same exact route schedule the
+construction uses, so times, breaks and pickups come from one place.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ class SolveParams:
     """How long to search, in how many processes, and whom to tell about progress.
 
     ``iterations`` makes the run repeatable: each search does an amount of work
-    counted in iterations (an iteration is a round of ruin and recreate, and a
-    share of guided local search) instead of searching until the time limit, and
-    the same problem, ``seed`` and ``iterations`` give the same plan, whatever
+    counted in iterations (an iteration is 200 rounds of our ruin and recreate,
+    or for OR-Tools ten solutions of guided local search and a round of ruin and
+    descent) instead of searching until the time limit, and the same problem, ``seed`` and ``iterations`` give the same plan, whatever
     ``workers`` and the machine's load (one worker runs the searches in turn). The
     time limit still caps the run; a run it stops is not repeatable. ``seed``
     chooses the ruins; without ``iterations`` the time limit decides how far each
