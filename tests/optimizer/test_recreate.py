@@ -15,7 +15,8 @@ from optimizer._schedule import evaluate
 from optimizer.eligibility import eligibility
 from optimizer.io import read_problem
 from optimizer.problem import Priority
-from tests.optimizer.conftest import CENTRE, SCENARIOS, day, job, technician
+from tests.optimizer import conftest as build
+from tests.optimizer.conftest import CENTRE, SCENARIOS
 
 ROUNDS = 300
 
@@ -107,13 +108,13 @@ def test_time_bounds_keep_every_feasible_place(stockholm: tuple[Network, RoutesS
 def test_room_is_made_for_a_job_only_a_busy_specialist_can_do() -> None:
     """The gas fitter's day fills with jobs anybody could do, so the gas job is left out;
     the search moves one of them to the colleague who has room, and serves the gas job."""
-    problem = day(
+    problem = build.day(
         [
-            technician("T-gas", skills={"gas"}, shift=("08:00", "12:00")),
-            technician("T-any", shift=("08:00", "12:00")),
+            build.technician("T-gas", skills={"gas"}, shift=("08:00", "12:00")),
+            build.technician("T-any", shift=("08:00", "12:00")),
         ],
-        [job(f"J-{k}", CENTRE, minutes=40) for k in range(6)]
-        + [job("GAS", CENTRE, minutes=60, priority=Priority.LOW, skills={"gas"})],
+        [build.job(f"J-{k}", CENTRE, minutes=40) for k in range(6)]
+        + [build.job("GAS", CENTRE, minutes=60, priority=Priority.LOW, skills={"gas"})],
     )
     net = Network.build(problem)
     built = construct(net, eligibility(net))
