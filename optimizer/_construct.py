@@ -162,7 +162,7 @@ class RoutesState:
         previous = net.start_node(technician)
         for node in route:
             start = max(leave[-1] + rows[previous][node], net.window_start[node])
-            leave.append(start + int(service[node]))
+            leave.append(start + service[node])
             previous = node
         reach = [shift.end]
         following = net.end_node(technician)

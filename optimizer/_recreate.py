@@ -21,7 +21,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,16 +221,10 @@ class _Search:
         return change
 
     def _accept(self, saved: _Copy, touched: list[int], change: float) -> None:
-        state, net = self.state, self.net
+        state = self.state
         for t in touched:
             self.costs[t] = state.cost(t)
-            for v in saved.routes[t]:
-                if net.is_job(v):
-                    self.owner.pop(v, None)
-        for t in touched:
-            for v in state.routes[t]:
-                if net.is_job(v):
-                    self.owner[v] = t
+        self._reassign(saved.routes, state.routes, touched)
         self.unassigned = {j for j in self.allowed if j not in self.owner and self.allowed[j]}
         self.score += change
         if self.score < self.best_score - 1e-9:
@@ -239,14 +233,23 @@ class _Search:
             self.improved = True
 
     def _undo(self, saved: _Copy, touched: list[int]) -> None:
+        self._reassign(self.state.routes, saved.routes, touched)
+        self._restore(saved)
+
+    def _reassign(
+        self,
+        old: Mapping[int, list[int]] | list[list[int]],
+        new: Mapping[int, list[int]] | list[list[int]],
+        touched: list[int],
+    ) -> None:
+        """Owners of the touched routes' jobs, from their ``old`` versions to their ``new``."""
         net = self.net
         for t in touched:
-            for v in self.state.routes[t]:
+            for v in old[t]:
                 if net.is_job(v):
                     self.owner.pop(v, None)
-        self._restore(saved)
         for t in touched:
-            for v in saved.routes[t]:
+            for v in new[t]:
                 if net.is_job(v):
                     self.owner[v] = t
 

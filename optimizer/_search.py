@@ -165,7 +165,7 @@ def _improve_in_parts(
 
 @dataclass(frozen=True)
 class _Recreate:
-    """One part of a large day, as sent to a search process, to improve by ruin and recreate."""
+    """A whole day or one part of it, as sent to a search process, for ruin and recreate."""
 
     routes: list[list[int]]
     timings: list[Timing | None]
