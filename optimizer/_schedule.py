@@ -7,6 +7,7 @@ its times, break and pickup quantities computed by this one piece of code.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,14 +51,18 @@ def evaluate(
     pickups = _pickups(net, technician, visits) if parts else {}
     if pickups is None:
         return None
+    plain = _timeline(net, technician, visits, pickups)
     rule = tech.break_rule
-    if rule is None or not visits:
-        return _timeline(net, technician, visits, None, pickups)
+    # A break only ever delays: a route late without one is late with one.
+    if plain is None or rule is None or not visits:
+        return plain
     best = None
-    for gap in _break_gaps(net, technician, visits, rule.window.end):
-        timing = _timeline(net, technician, visits, gap, pickups)
+    for gap in range(bisect.bisect_right(plain.ends, rule.window.end) + 1):
+        timing = _timeline(net, technician, visits, pickups, (gap, plain))
         if timing is not None and (best is None or _better(timing, best, net)):
             best = timing
+            if (timing.lateness, timing.return_) == (plain.lateness, plain.return_):
+                break  # the break costs nothing here: no other gap does better
     return best
 
 
@@ -66,42 +71,40 @@ def _better(a: Timing, b: Timing, net: Network) -> bool:
     return (a.cost(weight), a.return_) < (b.cost(weight), b.return_)
 
 
-def _break_gaps(net: Network, technician: int, visits: Sequence[int], latest: int) -> list[int]:
-    """Gaps where the break can still start in time: those reached no later than ``latest``."""
-    tech = net.problem.technicians[technician]
-    rows, service, window_start = net.rows, net.service, net.window_start
-    gaps = [0]
-    time, previous = tech.shift.start, net.start_node(technician)
-    for position, node in enumerate(visits):
-        time = max(time + rows[previous][node], window_start[node]) + service[node]
-        if time > latest:
-            break
-        gaps.append(position + 1)
-        previous = node
-    return gaps
-
-
 def _timeline(
     net: Network,
     technician: int,
     visits: Sequence[int],
-    break_gap: int | None,
     pickups: Mapping[int, Mapping[str, int]],
+    with_break: tuple[int, Timing] | None = None,
 ) -> Timing | None:
-    """Earliest-start timeline with the break in ``break_gap``; None when a limit is broken."""
+    """Earliest-start timeline; None when a limit is broken.
+
+    ``with_break`` is the gap the break is taken in (before visit ``gap``; at the
+    end: before the return) and the timeline without a break. Visits before the
+    gap keep that timeline's times, and so does the rest from the first visit
+    that starts when it did there (waiting for its window absorbed the break):
+    only the stretch in between is timed again.
+    """
     tech = net.problem.technicians[technician]
     rows, service = net.rows, net.service
     window_start, window_end, due = net.window_start, net.window_end, net.due
     rule = tech.break_rule
-    arrivals, starts, ends = [], [], []
-    time, previous = tech.shift.start, net.start_node(technician)
-    total_travel = lateness = 0
+    gap, plain = with_break if with_break is not None else (None, None)
+    first = gap or 0
+    arrivals: list[int] = [] if plain is None else list(plain.arrivals[:first])
+    starts: list[int] = [] if plain is None else list(plain.starts[:first])
+    ends: list[int] = [] if plain is None else list(plain.ends[:first])
+    time = ends[-1] if ends else tech.shift.start
+    previous = visits[first - 1] if first else net.start_node(technician)
+    travel = lateness = 0  # of the stretch timed here; with a break, beyond the plain timeline's
     break_start = None
-    for position, node in enumerate([*visits, net.end_node(technician)]):
+    for position in range(first, len(visits) + 1):
+        node = visits[position] if position < len(visits) else net.end_node(technician)
         leg = rows[previous][node]
-        total_travel += leg
+        travel += leg
         ready = arrival = time + leg
-        if position == break_gap:
+        if position == gap:
             assert rule is not None
             # Travel first and break on arrival; if that starts too late, break before leaving.
             break_start = max(arrival, rule.window.start)
@@ -122,14 +125,24 @@ def _timeline(
             return None
         end = start + service[node]
         node_due = due[node] if node < net.n_jobs else None
-        if node_due is not None and end > node_due:
-            lateness += end - node_due
+        if node_due is not None:
+            lateness += max(0, end - node_due)
+            if plain is not None:
+                lateness -= max(0, plain.ends[position] - node_due)
         arrivals.append(arrival)
         starts.append(start)
         ends.append(end)
+        if plain is not None and start == plain.starts[position]:
+            arrivals += plain.arrivals[position + 1 :]
+            starts += plain.starts[position + 1 :]
+            ends += plain.ends[position + 1 :]
+            return_ = plain.return_
+            break
         time, previous = end, node
+    if plain is not None:
+        travel, lateness = plain.travel, plain.lateness + lateness
     depart = tech.shift.start
-    if visits and break_gap != 0:
+    if visits and gap != 0:
         # Leave home as late as still arrives in time, rather than wait on site.
         first_leg = rows[net.start_node(technician)][visits[0]]
         depart = max(depart, starts[0] - first_leg)
@@ -140,9 +153,9 @@ def _timeline(
         tuple(ends),
         depart,
         return_,
-        break_gap,
+        gap,
         break_start,
-        total_travel,
+        travel,
         lateness,
         pickups,
     )

@@ -124,6 +124,37 @@ def test_break_between_two_jobs_delays_the_second() -> None:
     assert timing.return_ == minutes(110 + 10 + 20 + 30 + 20)
 
 
+def test_a_break_absorbed_by_a_later_wait_leaves_the_rest_of_the_day_as_without_it() -> None:
+    """Lunch after J-1 only shortens the wait for J-2's window: J-2 and J-3 keep their times."""
+    jobs = [
+        task("J-1", 10, length=60),
+        task("J-2", 20, span=(120, 200)),
+        task("J-3", 30, length=30),
+    ]
+    lunch = (60, 90, 20)
+
+    timing = evaluate(network(worker(lunch=lunch), jobs), 0, [0, 1, 2])
+    without = evaluate(network(worker(), jobs), 0, [0, 1, 2])
+
+    assert timing is not None and without is not None
+    assert timing.break_gap == 1 and timing.break_start == minutes(80)
+    assert timing.starts == without.starts == (minutes(10), minutes(120), minutes(160))
+    assert timing.arrivals == without.arrivals
+    assert timing.return_ == without.return_ == minutes(220)
+
+
+def test_a_break_that_delays_a_job_past_its_due_adds_the_lateness() -> None:
+    """No slack: the lunch between the jobs makes J-2 end 20 minutes after its due."""
+    jobs = [task("J-1", 10, length=100), task("J-2", 20, length=30, due=150)]
+
+    timing = evaluate(network(worker(lunch=(110, 120, 20)), jobs), 0, [0, 1])
+    without = evaluate(network(worker(), jobs), 0, [0, 1])
+
+    assert without is not None and without.lateness == 0
+    assert timing is not None and timing.lateness == minutes(20)
+    assert timing.ends[1] == minutes(170)
+
+
 def test_shift_end_is_a_hard_limit() -> None:
     """A route back one minute after the shift ends is infeasible; on the minute it is fine."""
     one = task("J-1", 30, length=60)  # back at 120 minutes
