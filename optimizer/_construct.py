@@ -8,6 +8,7 @@ plan is valid as built, break, parts and pickups included.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from optimizer.problem import Priority
 PRIORITY_RANK = {Priority.EMERGENCY: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 #: Feasible candidates compared before an insertion is chosen (cheapest by travel first).
 CANDIDATES_COMPARED = 3
+#: Share of places a blinking insertion passes over (SISR's 0.01).
+BLINK_RATE = 0.01
 #: Cap on route evaluations per job, so one hard job cannot stall the whole build.
 MAX_EVALUATIONS = 80
 
@@ -31,21 +34,22 @@ MAX_EVALUATIONS = 80
 class Places:
     """The places a job may take in one route (after its jobs under way), and time bounds.
 
-    Place ``k`` lies between ``before[k]`` and ``after[k]`` (start and end nodes
-    included) and puts the job at route position ``positions[k]``. ``leave[k]``
-    bounds from below when the technician can leave ``before[k]``, ``reach[k]``
-    from above when service at ``after[k]`` may start (at the end: arrival),
-    breaks and parts left out since they only make a route later: a place these
-    bounds refuse is infeasible, whatever the break does.
+    ``table`` has a column per place and one row each (``TECHNICIAN``, ``POSITION``,
+    ...) so that the places of many routes are joined in one step. Place ``k``
+    lies between ``BEFORE`` and ``AFTER`` (start and end nodes included) and puts
+    the job at route position ``POSITION``. ``LEAVE`` bounds from below when the
+    technician can leave ``BEFORE``, ``REACH`` from above when service at ``AFTER``
+    may start (at the end: arrival), breaks and parts left out since they only
+    make a route later: a place these bounds refuse is infeasible, whatever the
+    break does.
     """
 
     route: list[int]
     load: int  # the route's jobs' demand
-    positions: NDArray[np.int64]
-    before: NDArray[np.int64]
-    after: NDArray[np.int64]
-    leave: NDArray[np.int64]
-    reach: NDArray[np.int64]
+    table: NDArray[np.int64]  # [row, place]
+
+
+TECHNICIAN, POSITION, BEFORE, AFTER, LEAVE, REACH = range(6)
 
 
 @dataclass
@@ -176,11 +180,17 @@ class RoutesState:
         found = Places(
             route,
             sum(net.problem.jobs[v].demand for v in route if net.is_job(v)),
-            np.arange(first, len(route) + 1),
-            np.array(sequence[first:-1]),
-            np.array(sequence[first + 1 :]),
-            np.array(leave[first:]),
-            np.array(reach[first:]),
+            np.array(
+                [
+                    [technician] * (len(route) + 1 - first),
+                    range(first, len(route) + 1),
+                    sequence[first:-1],
+                    sequence[first + 1 :],
+                    leave[first:],
+                    reach[first:],
+                ],
+                dtype=np.int64,
+            ),
         )
         self._places[technician] = found
         return found
@@ -236,11 +246,15 @@ def construct(net: Network, allowed: Eligibility, state: RoutesState | None = No
     return state
 
 
-def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> int | None:
+def insert(
+    state: RoutesState, job: int, technicians: Sequence[int], blinks: random.Random | None = None
+) -> int | None:
     """Put ``job`` where it adds least cost among feasible places; whose route took it.
 
     None when there is no feasible place. On a plain day (``Network.plain``) the
-    first feasible place in order of travel added is the cheapest.
+    first feasible place in order of travel added is the cheapest. With ``blinks``
+    each place is passed over with probability ``BLINK_RATE`` (SISR's blinks: a
+    search that recreates the same ruin twice need not find the same plan).
     """
     net = state.net
     candidates = _candidates_by_detour(state, job, technicians)
@@ -250,6 +264,8 @@ def insert(state: RoutesState, job: int, technicians: Sequence[int]) -> int | No
     for technician, position in candidates:
         if evaluations >= MAX_EVALUATIONS or feasible >= compared:
             break
+        if blinks is not None and blinks.random() < BLINK_RATE:
+            continue
         route = state.routes[technician]
         for visits in variants(net, technician, route, position, job):
             evaluations += 1
@@ -280,7 +296,13 @@ def _candidates_by_detour(
     net = state.net
     demand = net.problem.jobs[job].demand
     found, owners = [], []
+    empty_twins = set()
     for technician in technicians:
+        if not state.routes[technician]:
+            twin = net.twins[technician]
+            if twin in empty_twins:
+                continue  # a twin's empty route offers the same places
+            empty_twins.add(twin)
         places = state.places(technician)
         capacity = net.problem.technicians[technician].capacity
         if capacity is None or places.load + demand <= capacity:
@@ -288,23 +310,21 @@ def _candidates_by_detour(
             owners.append(technician)
     if not found:
         return []
-    owner = np.concatenate([np.full(len(p.positions), t) for t, p in zip(owners, found)])
-    position = np.concatenate([p.positions for p in found])
-    before = np.concatenate([p.before for p in found])
-    after = np.concatenate([p.after for p in found])
+    table = np.concatenate([p.table for p in found], axis=1)
+    before, after = table[BEFORE], table[AFTER]
     travel = net.travel
     to_job, from_job = travel[before, job], travel[job, after]
-    start = np.maximum(np.concatenate([p.leave for p in found]) + to_job, net.window_start[job])
-    fits = (start <= net.window_end[job]) & (
-        start + net.service[job] + from_job <= np.concatenate([p.reach for p in found])
-    )
+    start = np.maximum(table[LEAVE] + to_job, net.window_start[job])
+    fits = (start <= net.window_end[job]) & (start + net.service[job] + from_job <= table[REACH])
     detour = to_job + from_job - travel[before, after]
     if net.move_cost:
         moves = [net.move_cost * net.moves(t, [job]) for t in owners]
-        detour += np.repeat(moves, [len(p.positions) for p in found])
+        detour += np.repeat(moves, [p.table.shape[1] for p in found])
     feasible = np.flatnonzero(fits)
     order = feasible[np.argsort(detour[feasible], kind="stable")]
-    return list(zip(owner[order].tolist(), position[order].tolist(), strict=True))
+    return list(
+        zip(table[TECHNICIAN, order].tolist(), table[POSITION, order].tolist(), strict=True)
+    )
 
 
 def variants(

@@ -8,7 +8,7 @@ and ``TravelMatrix`` maps ids to them for code outside it (the benchmark baselin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
@@ -142,6 +142,27 @@ class Network:
             and not any(j.parts for j in problem.jobs)
             and all(due is None for due in self.due)
         )
+
+    @cached_property
+    def twins(self) -> list[int]:
+        """Each technician's first twin: the first technician alike in all but the id.
+
+        Twins' empty routes take a job alike, so insertion tries one of them. With
+        an incumbent plan they differ in the moves a job costs: each is its own twin.
+        """
+        first: dict[tuple[object, ...], int] = {}
+        twins = []
+        for t, technician in enumerate(self.problem.technicians):
+            alike: tuple[object, ...] = (t,)
+            if not self.incumbent:
+                values = (
+                    getattr(technician, f.name) for f in fields(technician) if f.name != "id"
+                )
+                alike = tuple(
+                    tuple(sorted(v.items())) if isinstance(v, Mapping) else v for v in values
+                )
+            twins.append(first.setdefault(alike, t))
+        return twins
 
     def __getstate__(self) -> dict[str, object]:
         # Search processes receive the network pickled: the rows are made again there.

@@ -5,7 +5,8 @@ OR-Tools' local search costs a descent per round (0.2 s at 100 jobs, seconds at
 is a ruin (``_ruin``: strings of neighbouring jobs) and a recreate by cheapest
 insertion, each job tried only in the routes of the technicians nearest it (their
 routes hold its nearest jobs, or they start close by: a granular neighbourhood),
-each promising place timed by the exact route schedule. A round costs
+each promising place timed by the exact route schedule, and now and then the
+cheapest place passed over (SISR's blinks). A round costs
 milliseconds, so thousands of them improve every part of the day, and a worse
 plan is accepted now and then (simulated annealing, cooling as the time runs
 out) so that the search gets out of local optima. This is SISR's scheme
@@ -157,7 +158,7 @@ class _Search:
         for job in removed:
             self.owner.pop(job, None)
         for job in self._recreate_order(removed, wanted):
-            technician = insert(state, job, self._candidates(job))
+            technician = insert(state, job, self._candidates(job), rng)
             if technician is not None:
                 self.owner[job] = technician
         touched = [t for t in self.vehicles if state.routes[t] is not saved.routes[t]]

@@ -5,7 +5,8 @@ improving after a few seconds, 5-8 % above the best known). Removing jobs that
 lie close together, from several routes at once, and letting OR-Tools put them
 back somewhere else is what gets a search out of such a basin. This is the ruin
 step of SISR (slack induction by string removals, Christiaens and Vanden Berghe,
-Transportation Science 2020); the recreate step is OR-Tools' own local search.
+Transportation Science 2020); the jobs go back by OR-Tools' local search
+(``_ortools``) or by our own insertion (``_recreate``).
 """
 
 from __future__ import annotations

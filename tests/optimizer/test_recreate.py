@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
-from optimizer._construct import RoutesState, _candidates_by_detour, construct
+from optimizer import _construct
+from optimizer._construct import RoutesState, _candidates_by_detour, construct, insert
 from optimizer._network import Network
 from optimizer._recreate import Budget, ruin_and_recreate
 from optimizer._schedule import evaluate
@@ -124,3 +126,47 @@ def test_room_is_made_for_a_job_only_a_busy_specialist_can_do() -> None:
     state, _ = _search(net, built, seed=0, rounds=200)
     assert state.assigned() == set(range(net.n_jobs))
     assert gas in state.routes[0]
+
+
+def test_alike_technicians_are_twins_unless_re_planning() -> None:
+    """Empty routes of technicians alike in all but the id take a job alike: one is tried."""
+    problem = build.day(
+        [
+            build.technician("T-1"),
+            build.technician("T-2"),
+            build.technician("T-gas", skills={"gas"}),
+            build.technician("T-3"),
+        ],
+        [build.job("J-1")],
+    )
+    net = Network.build(problem)
+    assert net.twins == [0, 0, 2, 0]
+    re_planning = replace(Network.build(problem), incumbent={0: 1}, move_cost=60)
+    assert re_planning.twins == [0, 1, 2, 3]
+
+
+def test_an_empty_twin_takes_the_job_as_the_first_would() -> None:
+    problem = build.day(
+        [build.technician("T-1"), build.technician("T-2", home=CENTRE), build.technician("T-3")],
+        [build.job("J-1", CENTRE)],
+    )
+    net = Network.build(problem)
+    state = RoutesState.empty(net)
+    places = _candidates_by_detour(state, 0, [2, 1, 0])
+    assert [technician for technician, _ in places] == [1, 2], "T-1 is T-3's twin"
+
+
+def test_blinks_pass_over_places(
+    stockholm: tuple[Network, RoutesState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every place passed over: the job stays out; none: it goes where it adds least."""
+    net, built = stockholm
+    job = next(j for j in range(net.n_jobs) if j not in built.assigned())
+    everyone = range(len(net.problem.technicians))
+    placed = built.snapshot()
+    monkeypatch.setattr(_construct, "BLINK_RATE", 0.0)
+    assert insert(placed, job, everyone, random.Random(0)) is not None
+    monkeypatch.setattr(_construct, "BLINK_RATE", 1.0)
+    blinked = built.snapshot()
+    assert insert(blinked, job, everyone, random.Random(0)) is None
+    assert blinked.routes == built.routes
