@@ -295,7 +295,7 @@ def _candidates_by_detour(
     """
     net = state.net
     demand = net.problem.jobs[job].demand
-    found, owners = [], []
+    found = []
     empty_twins = set()
     for technician in technicians:
         if not state.routes[technician]:
@@ -307,7 +307,6 @@ def _candidates_by_detour(
         capacity = net.problem.technicians[technician].capacity
         if capacity is None or places.load + demand <= capacity:
             found.append(places)
-            owners.append(technician)
     if not found:
         return []
     table = np.concatenate([p.table for p in found], axis=1)
@@ -317,9 +316,8 @@ def _candidates_by_detour(
     start = np.maximum(table[LEAVE] + to_job, net.window_start[job])
     fits = (start <= net.window_end[job]) & (start + net.service[job] + from_job <= table[REACH])
     detour = to_job + from_job - travel[before, after]
-    if net.move_cost:
-        moves = [net.move_cost * net.moves(t, [job]) for t in owners]
-        detour += np.repeat(moves, [p.table.shape[1] for p in found])
+    if net.move_cost and job in net.incumbent:  # the job moves from anybody else (``moves``)
+        detour += net.move_cost * (table[TECHNICIAN] != net.incumbent[job])
     feasible = np.flatnonzero(fits)
     order = feasible[np.argsort(detour[feasible], kind="stable")]
     return list(
