@@ -21,8 +21,10 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from optimizer._construct import RoutesState, construct
 from optimizer._network import Network
@@ -144,12 +146,18 @@ def _improve_in_parts(
         offset = (turn * size // 2) % len(order)
         rotated = order[offset:] + order[:offset]
         parts = [tuple(sorted(rotated[k * size : (k + 1) * size])) for k in range(side_by_side)]
-        subs: list[Subproblem] = []
-        taken: set[int] = set()
-        for vehicles in parts:
-            sub = subproblem(net, allowed, state, vehicles, exclude=taken, sharing=len(parts))
-            taken.update(sub.jobs)
-            subs.append(sub)
+        home = _nearest_parts(net, allowed, state, parts)
+        subs = [
+            subproblem(
+                net,
+                allowed,
+                state,
+                vehicles,
+                exclude={job for job, part in home.items() if part != k},
+                sharing=len(parts),
+            )
+            for k, vehicles in enumerate(parts)
+        ]
         until = replace(effort, deadline=time.monotonic() + remaining / (PART_ROUNDS - turn))
         cooling = (turn / PART_ROUNDS, (turn + 1) / PART_ROUNDS)
         tasks = [
@@ -338,6 +346,33 @@ def _search(
             best, best_score = trial, trial_score
             report(best_score, len(best.assigned()))
     return [best.routes[t] for t in sub.vehicles]
+
+
+def _nearest_parts(
+    net: Network, allowed: Eligibility, state: RoutesState, parts: Sequence[tuple[int, ...]]
+) -> dict[int, int]:
+    """Each unassigned job's part: that of the technician able to do it who is nearest it.
+
+    Nearest by travel from where the technician starts or from a job on their route.
+    Offering every job left out to the first part that could take it left the other
+    parts none (stockholm-200x1200, 60 s: 324-331k that way, 323-326k this way).
+    """
+    part_of = {technician: k for k, vehicles in enumerate(parts) for technician in vehicles}
+    nodes, owners = [], []
+    for technician in part_of:
+        places = [net.start_node(technician), *filter(net.is_job, state.routes[technician])]
+        nodes += places
+        owners += [technician] * len(places)
+    owner = np.array(owners)
+    assigned = state.assigned()
+    home = {}
+    for job in range(net.n_jobs):
+        able = [] if job in assigned else [t for t in allowed.allowed[job] if t in part_of]
+        if not able:
+            continue
+        distance = np.where(np.isin(owner, able), net.travel[nodes, job], np.iinfo(np.int64).max)
+        home[job] = part_of[int(owner[np.argmin(distance)])]
+    return home
 
 
 def _whole_day(net: Network) -> bool:
