@@ -56,8 +56,14 @@ def evaluate(
     # A break only ever delays: a route late without one is late with one.
     if plain is None or rule is None or not visits:
         return plain
+    # A gap reached before the break window opens is never better than the next gap:
+    # the break starts when the window opens either way, and there one more visit is done.
+    reached = (*plain.arrivals[1:], plain.return_)
     best = None
-    for gap in range(bisect.bisect_right(plain.ends, rule.window.end) + 1):
+    for gap in range(
+        bisect.bisect_right(reached, rule.window.start),
+        bisect.bisect_right(plain.ends, rule.window.end) + 1,
+    ):
         timing = _timeline(net, technician, visits, pickups, (gap, plain))
         if timing is not None and (best is None or _better(timing, best, net)):
             best = timing

@@ -143,6 +143,22 @@ def test_a_break_absorbed_by_a_later_wait_leaves_the_rest_of_the_day_as_without_
     assert timing.return_ == without.return_ == minutes(220)
 
 
+def test_a_job_reached_before_the_break_window_opens_is_done_before_the_break() -> None:
+    """J-1 is reached at 0:10 and lunch opens at 0:50: J-1 is done first, not after lunch.
+
+    Either way the day ends as late (J-2's window opens at 3:20), but waiting 40 minutes
+    at J-1's door for lunch would make no sense to the technician.
+    """
+    jobs = [task("J-1", 10, length=10), task("J-2", 20, span=(200, 300))]
+
+    timing = evaluate(network(worker(lunch=(50, 150, 30)), jobs), 0, [0, 1])
+
+    assert timing is not None
+    assert timing.starts == (minutes(10), minutes(200))
+    assert timing.break_gap == 1 and timing.break_start == minutes(50)
+    assert timing.return_ == minutes(250)
+
+
 def test_a_break_that_delays_a_job_past_its_due_adds_the_lateness() -> None:
     """No slack: the lunch between the jobs makes J-2 end 20 minutes after its due."""
     jobs = [task("J-1", 10, length=100), task("J-2", 20, length=30, due=150)]
