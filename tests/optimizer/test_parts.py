@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from optimizer._construct import RoutesState
 from optimizer._network import Network
-from optimizer._search import _nearest_parts
+from optimizer._search import PART_ROUNDS, _nearest_parts, split
 from optimizer.eligibility import eligibility
 from optimizer.problem import Location
 from tests.optimizer.conftest import EAST, HOME_EAST, HOME_WEST, WEST, day, job, technician
@@ -56,3 +56,15 @@ def test_a_job_nobody_in_the_parts_may_do_is_offered_to_none() -> None:
     home = _nearest_parts(net, eligibility(net), RoutesState.empty(net), [(0,)])
 
     assert home == {}
+
+
+def test_each_round_of_a_day_in_parts_cuts_it_somewhere_new() -> None:
+    """Two parts of 40 technicians: every round's parts cover everybody once, in new cuts."""
+    order = list(range(40))
+
+    rounds = [split(order, 2, turn) for turn in range(PART_ROUNDS)]
+
+    for parts in rounds:
+        assert sorted(t for part in parts for t in part) == order
+        assert [len(part) for part in parts] == [20, 20]
+    assert len({frozenset(map(frozenset, parts)) for parts in rounds}) == PART_ROUNDS
