@@ -261,9 +261,11 @@ def insert(
     best: tuple[int, int, list[int], Timing] | None = None
     feasible = evaluations = 0
     compared = 1 if net.plain else CANDIDATES_COMPARED
-    for technician, position in candidates:
+    for detour, technician, position in candidates:
         if evaluations >= MAX_EVALUATIONS or feasible >= compared:
             break
+        if best is not None and best[0] <= detour:
+            break  # a place costs at least its detour: none from here on is cheaper
         if blinks is not None and blinks.random() < BLINK_RATE:
             continue
         route = state.routes[technician]
@@ -286,11 +288,12 @@ def insert(
 
 def _candidates_by_detour(
     state: RoutesState, job: int, technicians: Sequence[int]
-) -> list[tuple[int, int]]:
-    """Every (technician, position) where the job may go, by cost added, smallest first.
+) -> list[tuple[int, int, int]]:
+    """Every (detour, technician, position) where the job may go, smallest detour first.
 
-    The cost is the travel added, plus the move cost where the job is not the
-    technician's in the published plan. Places the routes' time bounds refuse
+    The detour is the travel added, plus the move cost where the job is not the
+    technician's in the published plan: what the place costs at least, since the
+    job can only make the visits after it later. Places the routes' time bounds refuse
     (``Places``), and routes the job would overload, are left out before any exact timing.
     """
     net = state.net
@@ -321,7 +324,12 @@ def _candidates_by_detour(
     feasible = np.flatnonzero(fits)
     order = feasible[np.argsort(detour[feasible], kind="stable")]
     return list(
-        zip(table[TECHNICIAN, order].tolist(), table[POSITION, order].tolist(), strict=True)
+        zip(
+            detour[order].tolist(),
+            table[TECHNICIAN, order].tolist(),
+            table[POSITION, order].tolist(),
+            strict=True,
+        )
     )
 
 

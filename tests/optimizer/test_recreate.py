@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from optimizer import _construct
-from optimizer._construct import RoutesState, _candidates_by_detour, construct, insert
+from optimizer._construct import RoutesState, _candidates_by_detour, construct, insert, variants
 from optimizer._network import Network
 from optimizer._recreate import Budget, ruin_and_recreate
 from optimizer._schedule import evaluate
@@ -96,7 +96,7 @@ def test_time_bounds_keep_every_feasible_place(stockholm: tuple[Network, RoutesS
     refused = 0
     for job in range(0, net.n_jobs, 3):
         technicians = [t for t in range(len(state.routes)) if job not in state.routes[t]]
-        offered = set(_candidates_by_detour(state, job, technicians))
+        offered = {(t, p) for _, t, p in _candidates_by_detour(state, job, technicians)}
         for technician in technicians:
             route = state.routes[technician]
             for position in range(state.fixed[technician], len(route) + 1):
@@ -105,6 +105,25 @@ def test_time_bounds_keep_every_feasible_place(stockholm: tuple[Network, RoutesS
                     refused += 1
                     assert evaluate(net, technician, visits, parts=False) is None
     assert refused > 0
+
+
+def test_no_place_costs_less_than_its_detour(stockholm: tuple[Network, RoutesState]) -> None:
+    """The detour is a lower bound of what a place adds (lateness, breaks and warehouse
+    calls only add to it), which is what lets an insertion stop comparing places early."""
+    net, built = stockholm
+    state, _ = _search(net, built, seed=6, rounds=50)
+    compared = 0
+    for job in range(net.n_jobs):
+        technicians = [t for t in range(len(state.routes)) if job not in state.routes[t]]
+        for detour, technician, position in _candidates_by_detour(state, job, technicians)[:20]:
+            route = state.routes[technician]
+            for visits in variants(net, technician, route, position, job):
+                timing = evaluate(net, technician, visits)
+                if timing is not None:
+                    compared += 1
+                    added = state.route_cost(technician, visits, timing) - state.cost(technician)
+                    assert added >= detour
+    assert compared > 500
 
 
 def test_room_is_made_for_a_job_only_a_busy_specialist_can_do() -> None:
@@ -153,7 +172,7 @@ def test_an_empty_twin_takes_the_job_as_the_first_would() -> None:
     net = Network.build(problem)
     state = RoutesState.empty(net)
     places = _candidates_by_detour(state, 0, [2, 1, 0])
-    assert [technician for technician, _ in places] == [1, 2], "T-1 is T-3's twin"
+    assert [technician for _, technician, _ in places] == [1, 2], "T-1 is T-3's twin"
 
 
 def test_blinks_pass_over_places(
