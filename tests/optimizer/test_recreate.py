@@ -12,7 +12,7 @@ import pytest
 from optimizer import _construct
 from optimizer._construct import RoutesState, _candidates_by_detour, construct, insert, variants
 from optimizer._network import Network
-from optimizer._recreate import Budget, ruin_and_recreate
+from optimizer._recreate import Budget, _Search, ruin_and_recreate
 from optimizer._schedule import evaluate
 from optimizer.eligibility import eligibility
 from optimizer.io import read_problem
@@ -145,6 +145,36 @@ def test_room_is_made_for_a_job_only_a_busy_specialist_can_do() -> None:
     state, _ = _search(net, built, seed=0, rounds=200)
     assert state.assigned() == set(range(net.n_jobs))
     assert gas in state.routes[0]
+
+
+def _one_hour_with(on_route: Priority) -> tuple[RoutesState, _Search, int, int]:
+    """One technician with an hour, holding a 40-minute job of ``on_route``'s priority;
+    a 40-minute normal job at the same door is left out: both cannot fit."""
+    problem = build.day(
+        [build.technician("T-1", home=CENTRE, shift=("08:00", "09:00"))],
+        [build.job("ON-ROUTE", minutes=40, priority=on_route), build.job("OUT", minutes=40)],
+    )
+    net = Network.build(problem)
+    state = RoutesState.empty(net)
+    assert insert(state, 0, [0]) == 0
+    assert insert(state.snapshot(), 1, [0]) is None
+    search = _Search(net, eligibility(net), state, (0,), {0, 1}, random.Random(0))
+    return state, search, 0, 1
+
+
+def test_a_job_with_no_place_puts_a_less_urgent_one_out() -> None:
+    """A normal job left out is worth more than a low one served: it takes the low one's place."""
+    state, search, low, normal = _one_hour_with(Priority.LOW)
+    assert search._eject(normal, [0]) == (0, low)
+    assert state.routes[0] == [normal]
+    assert state.timings[0] == evaluate(state.net, 0, [normal])
+
+
+def test_a_job_puts_out_no_job_as_urgent_as_itself() -> None:
+    state, search, _, normal = _one_hour_with(Priority.NORMAL)
+    route = state.routes[0]
+    assert search._eject(normal, [0]) == (None, None)
+    assert state.routes[0] is route
 
 
 def test_alike_technicians_are_twins_unless_re_planning() -> None:
