@@ -24,6 +24,7 @@ ENGINE_KEY = "fieldops.engine"
 SESSIONS_KEY = "fieldops.sessions"
 GEOCODER_KEY = "fieldops.geocoder"
 LOGIN_THROTTLE_KEY = "fieldops.login_throttle"
+REPLAN_POLICY_KEY = "fieldops.replan_policy"
 
 #: Path prefix of the JSON API: problem+json errors, HTTP Basic allowed, no form tokens.
 API_PREFIX = "/api/"

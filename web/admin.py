@@ -8,7 +8,6 @@ the event log names the signed-in administrator as their actor (``web.auth``).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -33,9 +32,8 @@ from dispatch.catalog import CatalogError, load_catalog
 from dispatch.days import service_area_zone
 from dispatch.enums import Role
 from dispatch.models import Technician, User
-from dispatch.planning.live import ReplanPolicy
 from dispatch.users import AccountError, create_user
-from mobile_api.http import login_required
+from mobile_api.http import REPLAN_POLICY_KEY, login_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -235,7 +233,7 @@ def technician_day_off(code: str) -> Any:
             day,
             request.form.get("reason", ""),
             today=_today(),
-            policy=ReplanPolicy.from_env(os.environ),
+            policy=current_app.extensions[REPLAN_POLICY_KEY],
         )
     except ScheduleError as exc:
         g.db.rollback()

@@ -43,9 +43,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.geocoding import DEFAULT_TIMEOUT_SECONDS, make_geocoder
+from dispatch.planning.live import ReplanPolicy
 from mobile_api.http import (
     ENGINE_KEY,
     GEOCODER_KEY,
+    REPLAN_POLICY_KEY,
     SESSIONS_KEY,
     SafeJSONProvider,
     is_api_request,
@@ -150,6 +152,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
+    app.extensions[REPLAN_POLICY_KEY] = _replan_policy(app.config)
     engine = make_engine(app.config["DATABASE_URL"], **_pool_options(app.config))
     _create_private_sqlite_file(engine)
     sessions = make_session_factory(engine)
@@ -395,6 +398,20 @@ def _instance_secret_key(instance: Path) -> str:
         key_file.write_text(secrets.token_hex(32))
     key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+def _replan_policy(config: Config) -> ReplanPolicy:
+    """The re-plan policy FIELDOPS_AUTO_PUBLISH and FIELDOPS_REPLAN_TIME_LIMIT_S set, read
+    once at start so that a bad value stops the app instead of failing a page later."""
+    settings = {
+        f"FIELDOPS_{name}": str(config[name])
+        for name in ("AUTO_PUBLISH", "REPLAN_TIME_LIMIT_S")
+        if name in config
+    }
+    try:
+        return ReplanPolicy.from_env(settings)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
 
 
 def _seconds(config: Config, name: str) -> float:

@@ -224,6 +224,8 @@ def test_limits_are_configurable(make_app: Callable[..., Flask]) -> None:
         ({"GEOCODER_MIN_DELAY_S": "abc"}, "GEOCODER_MIN_DELAY_S must be a number of seconds"),
         ({"GEOCODER_TIMEOUT_S": "-1"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
         ({"GEOCODER_TIMEOUT_S": "nan"}, "GEOCODER_TIMEOUT_S must be a number of seconds"),
+        ({"AUTO_PUBLISH": "urgent"}, "FIELDOPS_AUTO_PUBLISH lists urgent"),
+        ({"REPLAN_TIME_LIMIT_S": 0}, "FIELDOPS_REPLAN_TIME_LIMIT_S"),
     ],
 )
 def test_bad_settings_stop_the_app(
