@@ -58,7 +58,8 @@ from dispatch.planning.candidates import emergency_candidates
 from dispatch.planning.clock import DayClock
 from dispatch.planning.execute import Progress, execute_run
 from dispatch.planning.jobqueue import enqueue
-from dispatch.planning.live import ReplanPolicy, request_replan
+from dispatch.planning.live import request_replan
+from dispatch.planning.policy import ReplanPolicy
 from dispatch.planning.problem import build_problem
 from dispatch.planning.publish import publish, routes_in
 from dispatch.scenario import import_scenario

@@ -27,7 +27,8 @@ from dispatch.models import (
     UserSession,
     WorkingHours,
 )
-from dispatch.planning.live import ReplanPolicy, Unavailability, technician_unavailable
+from dispatch.planning.live import Unavailability, technician_unavailable
+from dispatch.planning.policy import ReplanPolicy
 from dispatch.planning.problem import UNDER_WAY
 from dispatch.users import AccountError
 

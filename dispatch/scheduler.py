@@ -34,7 +34,8 @@ from dispatch.audit import make_session_factory, set_actor
 from dispatch.days import service_area_zone
 from dispatch.db import utcnow
 from dispatch.enums import Priority
-from dispatch.planning.live import ReplanPolicy, plan_next_working_day, positive_int_setting
+from dispatch.planning.live import plan_next_working_day
+from dispatch.planning.policy import ReplanPolicy, positive_int_setting
 from dispatch.planning.watch import remind, sla_watch
 from dispatch.retention import DEFAULT_ANSWERS_KEPT, forget_old_records
 
@@ -73,7 +74,7 @@ class SchedulerSettings:
     reminders_every_s: int = DEFAULT_REMINDERS_EVERY_S
     # Days a change replayed with its Idempotency-Key still gets its first answer.
     answers_kept_days: int = DEFAULT_ANSWERS_KEPT.days
-    policy: ReplanPolicy = ReplanPolicy()  # noqa: RUF009 - frozen, so one shared default is safe
+    policy: ReplanPolicy = ReplanPolicy()
     # Seconds added to the real time to make the jobs' "now" (``fieldops scheduler --now``).
     clock_offset_s: float = 0.0
 

@@ -43,7 +43,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dispatch.audit import make_session_factory
 from dispatch.db import make_engine
 from dispatch.geocoding import DEFAULT_TIMEOUT_SECONDS, make_geocoder
-from dispatch.planning.live import ReplanPolicy
+from dispatch.planning.policy import ReplanPolicy
 from mobile_api.http import (
     ENGINE_KEY,
     GEOCODER_KEY,

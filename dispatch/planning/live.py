@@ -25,7 +25,7 @@ Functions change rows and flush; the caller's transaction commits.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from dispatch.enums import JobStatus, PlanStatus, Priority, RunState
 from dispatch.lifecycle import transition
 from dispatch.models import DayOff, DayPlan, Event, Job, Plan, PlanRun, ServiceDay, Technician
 from dispatch.planning.jobqueue import enqueue
+from dispatch.planning.policy import ReplanPolicy, most_urgent
 from dispatch.planning.proposals import assignments, published
 from dispatch.planning.runs import RunInProgress, active_run
 
@@ -52,13 +53,6 @@ WORK_STOPPED = "work_stopped"
 #: New jobs of these priorities re-plan a published day at once; others wait for the next
 #: plan (or a dispatcher), since each re-plan may move dispatched work around.
 NEW_JOB_PRIORITIES = frozenset({Priority.EMERGENCY, Priority.HIGH})
-#: Only an emergency's re-plan publishes itself by default: it cannot wait for someone to
-#: look, while any other re-plan moves people's days and a dispatcher should agree first.
-DEFAULT_AUTO_PUBLISH = frozenset({Priority.EMERGENCY})
-#: Seconds a re-plan searches. The proposal must be ready within 10 s of the request
-#: (issue 8); starting the solve process, reading the day and saving the proposal take
-#: 3-4 s more on 2 cores (benchmarks/replan_day.py).
-DEFAULT_REPLAN_TIME_LIMIT_S = 5
 NIGHTLY_REASON = "nightly plan"
 #: How many days after today the nightly plan looks for the next day someone works.
 NEXT_WORKING_DAY_HORIZON = 14
@@ -75,37 +69,6 @@ _STEP_BACK = {
     JobStatus.DISPATCHED: JobStatus.SCHEDULED,
     JobStatus.SCHEDULED: JobStatus.TRIAGED,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ReplanPolicy:
-    """Which priorities publish their re-plan themselves, and how long a re-plan searches."""
-
-    auto_publish: frozenset[Priority] = DEFAULT_AUTO_PUBLISH
-    time_limit_s: int = DEFAULT_REPLAN_TIME_LIMIT_S
-
-    def __post_init__(self) -> None:
-        if self.time_limit_s <= 0:
-            raise ValueError(f"a re-plan's time limit must be positive, not {self.time_limit_s}")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ReplanPolicy:
-        """The policy the variables set: ``FIELDOPS_AUTO_PUBLISH`` (priorities, comma
-        separated, or ``none``) and ``FIELDOPS_REPLAN_TIME_LIMIT_S``.
-
-        Raises
-        ------
-        ValueError
-            A value is not one; the message names the variable and what it takes.
-        """
-        return cls(
-            auto_publish=priorities_setting(
-                environ, "FIELDOPS_AUTO_PUBLISH", DEFAULT_AUTO_PUBLISH
-            ),
-            time_limit_s=positive_int_setting(
-                environ, "FIELDOPS_REPLAN_TIME_LIMIT_S", DEFAULT_REPLAN_TIME_LIMIT_S
-            ),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,45 +94,6 @@ class Unavailability:
     stopped: tuple[str, ...]  # jobs on site (or paused there), ended as cannot_complete
     follow_ups: tuple[str, ...]  # their follow-up jobs, triaged for the same day
     replan: Replan | None  # None when nothing of a published plan changed
-
-
-def positive_int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of at least 1 from ``environ[name]``, or ``default`` when unset."""
-    text = environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1, not {text!r}")
-    return value
-
-
-def priorities_setting(
-    environ: Mapping[str, str], name: str, default: frozenset[Priority]
-) -> frozenset[Priority]:
-    """Priorities listed in ``environ[name]`` (comma separated; ``none`` for none)."""
-    text = environ.get(name)
-    if text is None:
-        return default
-    names = {part.strip().lower() for part in text.split(",")} - {""}
-    if names <= {"none"}:
-        return frozenset()
-    allowed = [p.value for p in Priority]
-    unknown = sorted(names - set(allowed))
-    if unknown:
-        raise ValueError(
-            f"{name} lists {', '.join(unknown)}; it takes priorities from"
-            f" {', '.join(allowed)} (comma separated), or none"
-        )
-    return frozenset(Priority(value) for value in names)
-
-
-def most_urgent(priorities: Iterable[Priority]) -> Priority:
-    """The most urgent of ``priorities`` (emergency before high before normal before low)."""
-    return min(priorities, key=list(Priority).index)
 
 
 def enqueue_run(

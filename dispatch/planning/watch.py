@@ -36,14 +36,13 @@ from dispatch.planning.live import (
     ALERT_EVENT,
     AT_SITE,
     Replan,
-    ReplanPolicy,
     handled_triggers,
     log_event,
-    most_urgent,
     replan_on_changes,
     replan_once,
     settle_deferred,
 )
+from dispatch.planning.policy import ReplanPolicy, most_urgent
 
 S = JobStatus
 
@@ -159,7 +158,7 @@ def sla_watch(
     session: Session,
     *,
     now: datetime,
-    policy: ReplanPolicy = ReplanPolicy(),  # noqa: B008 - frozen, so one shared default is safe
+    policy: ReplanPolicy = ReplanPolicy(),
 ) -> WatchReport:
     """One minute's watch: owed and event re-plans, overruns, and SLA escalations of today."""
     zone = service_area_zone(session)

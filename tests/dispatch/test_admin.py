@@ -19,7 +19,7 @@ from dispatch.admin import (
 )
 from dispatch.enums import JobStatus, Role
 from dispatch.models import DayOff, Event, User, UserSession
-from dispatch.planning.live import ReplanPolicy
+from dispatch.planning.policy import ReplanPolicy
 from dispatch.users import AccountError, create_user, start_session
 from tests.helpers import make_job, make_technician
 

@@ -21,17 +21,16 @@ from dispatch.lifecycle import transition
 from dispatch.models import DayOff, Event, Job, Plan, PlanRun, ServiceDay, Technician
 from dispatch.planning.live import (
     ALERT_EVENT,
-    DEFAULT_REPLAN_TIME_LIMIT_S,
     NIGHTLY_REASON,
     REPLAN_EVENT,
     WORK_STOPPED,
-    ReplanPolicy,
     plan_next_working_day,
     replan_on_changes,
     request_replan,
     settle_deferred,
     technician_unavailable,
 )
+from dispatch.planning.policy import DEFAULT_REPLAN_TIME_LIMIT_S, ReplanPolicy
 from dispatch.planning.problem import build_problem
 from dispatch.planning.publish import publish
 from dispatch.planning.runs import cancel_run, fail_run, finish_run, start_run

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.db import utcnow
 from dispatch.enums import Priority, RunState
 from dispatch.models import PlanRun
-from dispatch.planning.live import NIGHTLY_REASON, ReplanPolicy
+from dispatch.planning.live import NIGHTLY_REASON
+from dispatch.planning.policy import ReplanPolicy
 from dispatch.scheduler import (
     HOUSEKEEPING_JOB,
     JOBS_TABLE,
