@@ -114,7 +114,8 @@ def improve_state(
             _Recreate.start(state, sub, effort, "ruin and recreate"),
         ]
         # In the order of the tasks, whichever finished first: of equal plans the later wins.
-        for routes in searches.run(tasks[:side_by_side], deadline - time.monotonic(), report):
+        budget_s = deadline - time.monotonic()
+        for routes in searches.run(tasks[:side_by_side], budget_s, report, rivals=True):
             if routes is not None:
                 adopt(net, allowed, state, everyone, routes)
         report(state.score(), len(state.assigned()))

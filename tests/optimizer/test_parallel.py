@@ -52,6 +52,17 @@ class _Report:
         return os.getpid()
 
 
+class _Sleep:
+    """A search task that overruns: it answers with its id after ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, net: Network, allowed: Eligibility, report: parallel.Report) -> float:
+        time.sleep(self.seconds)
+        return self.seconds
+
+
 @pytest.fixture(scope="module")
 def oslo_day() -> Problem:
     return read_problem(SCENARIOS / "oslo-5x30.json")
@@ -202,6 +213,40 @@ def test_a_process_that_dies_costs_its_search_only(network: tuple[Network, Eligi
     assert answers == [None, "as imported"]
     assert waited < 10.0  # not the budget, let alone the grace period
     assert again == [None, "as imported"]
+
+
+def test_a_rival_that_overruns_is_given_up_once_another_has_answered(
+    network: tuple[Network, Eligibility],
+) -> None:
+    """Rival searches of one plan: the late one yields None soon after the budget; searches
+    that are not rivals (parts of a plan) are all waited for."""
+    net, allowed = network
+    budget_s, late_s = 0.5, 3.0
+
+    with parallel.runner(net, allowed, 2) as searches:
+        searches.run([_ReadMark(), _ReadMark()], 10.0, lambda score, served: None)  # started
+        began = time.monotonic()
+        rivals = searches.run(
+            [_Sleep(late_s), _Sleep(0.0)], budget_s, lambda score, served: None, rivals=True
+        )
+        waited = time.monotonic() - began
+
+    assert rivals == [None, 0.0]
+    assert waited < budget_s + parallel.RIVAL_GRACE_S + 0.5 < late_s
+
+    with parallel.runner(net, allowed, 2) as searches:
+        parts = searches.run([_Sleep(1.0), _Sleep(0.0)], budget_s, lambda score, served: None)
+    assert parts == [1.0, 0.0]
+
+
+def test_a_rival_is_not_given_up_because_another_died(
+    network: tuple[Network, Eligibility],
+) -> None:
+    net, allowed = network
+    tasks: list[parallel.Task[object]] = [_Die(), _Sleep(1.0)]
+    with parallel.runner(net, allowed, 2) as searches:
+        answers = searches.run(tasks, 0.2, lambda score, served: None, rivals=True)
+    assert answers == [None, 1.0]
 
 
 def test_a_process_that_cannot_start_is_an_error_for_the_caller(
