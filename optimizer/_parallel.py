@@ -175,11 +175,11 @@ class Workers:
         while waiting and time.monotonic() < give_up:
             timeout = 0.5
             if rivals and answered:  # one has: wait no longer than this for the others
-                timeout = rivals_give_up - time.monotonic()
+                timeout = min(timeout, rivals_give_up - time.monotonic())
                 if timeout <= 0:
                     break
             try:
-                answer_run, k, kind, payload = self._answers.get(timeout=min(0.5, timeout))
+                answer_run, k, kind, payload = self._answers.get(timeout=timeout)
             except queue.Empty:
                 waiting = {k for k in waiting if self._processes[k].is_alive()}
                 continue

@@ -374,10 +374,10 @@ def _nearest_parts(
     owner = np.array(owners)
     assigned = state.assigned()
     home = {}
+    far = np.iinfo(np.int64).max
     for job in (j for j in range(net.n_jobs) if j not in assigned):
         able = [t for t in allowed.allowed[job] if t in part_of]
         if able:
-            far = np.iinfo(np.int64).max
             distance = np.where(np.isin(owner, able), net.travel[nodes, job], far)
             home[job] = part_of[int(owner[np.argmin(distance)])]
     return home
